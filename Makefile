@@ -1,0 +1,85 @@
+# aicontainers.hardening — developer entry points. `make help` lists them.
+#
+# Two commands matter on a fresh machine:
+#   make demo   set everything up, bring the lab up and show it working
+#   make test   set everything up and run every check
+# Everything else is a piece of those that you can run alone.
+
+SHELL        := /bin/bash
+.SHELLFLAGS  := -euo pipefail -c
+PYTHON       ?= python3.11
+VENV         := .venv
+BIN          := $(CURDIR)/$(VENV)/bin
+SCENARIO     ?= smoke
+SCENARIOS    ?= smoke
+COLLECTIONS  := $(CURDIR)/.cache/collections
+
+# Playbooks and Molecule find this checkout as aicontainers.hardening through
+# a symlink, so edits are live without reinstalling the collection.
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_FORCE_COLOR ?= $(if $(CI),0,1)
+export PATH := $(BIN):$(PATH)
+
+.PHONY: help demo test host venv images collection lint sanity unit molecule \
+        build changelog-lint clean distclean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
+
+demo: host venv images collection  ## bring the lab up and show it working (left running; `make clean` removes it)
+	molecule converge -s $(SCENARIO) && molecule verify -s $(SCENARIO)
+	@echo "aich: the lab is up (docker ps --filter name=aich-); 'make clean' removes it"
+
+test: host venv images collection lint unit sanity build molecule  ## every check
+	@echo "aich: all checks passed"
+
+host:  ## Debian packages for the controller and a running Docker Engine
+	@scripts/host-setup.sh
+
+venv: $(VENV)/.installed  ## the pinned Python tool chain in .venv
+
+$(VENV)/.installed: requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+images: host  ## build the lab images when missing or stale
+	@scripts/images.sh
+
+collection:
+	@mkdir -p $(COLLECTIONS)/ansible_collections/aicontainers
+	@ln -sfn $(CURDIR) $(COLLECTIONS)/ansible_collections/aicontainers/hardening
+
+lint: venv collection changelog-lint  ## yamllint, ansible-lint (production profile), ruff
+	yamllint --strict .
+	ruff check .
+	ansible-lint --profile production
+
+changelog-lint: venv
+	antsibull-changelog lint
+
+sanity: venv  ## ansible-test sanity in a temporary ansible_collections tree
+	@scripts/sanity.sh
+
+unit: venv  ## pytest for plugins and the lab's own code
+	pytest -q tests/unit
+
+build: venv  ## build the collection tarball and check that it installs
+	@scripts/build-check.sh
+
+molecule: host venv images collection  ## Molecule scenarios: SCENARIO=name runs one, default all
+	@for s in $(if $(filter command line,$(origin SCENARIO)),$(SCENARIO),$(SCENARIOS)); do \
+	    echo "aich: molecule scenario $$s"; start=$$(date +%s); \
+	    molecule test -s $$s; \
+	    echo "aich: scenario $$s passed in $$(( $$(date +%s) - start )) s"; \
+	done
+
+clean:  ## remove the lab's test hosts and network
+	@docker ps -aq --filter name='^aich-' | xargs -r docker rm -f -v >/dev/null
+	@docker network ls -q --filter name='^aich-' | xargs -r docker network rm >/dev/null
+	@rm -rf .cache/collections $(HOME)/.cache/molecule/main
+	@echo "aich: lab removed"
+
+distclean: clean  ## also remove the venv, caches and lab images
+	rm -rf $(VENV) .cache .pytest_cache .ruff_cache
+	-docker image rm aich-standin:latest aich-lab:bookworm aich-base:bookworm
