@@ -10,8 +10,8 @@ SHELL        := /bin/bash
 PYTHON       ?= python3.11
 VENV         := .venv
 BIN          := $(CURDIR)/$(VENV)/bin
-SCENARIO     ?= smoke
 SCENARIOS    ?= smoke
+DEMO_SCENARIO ?= smoke
 COLLECTIONS  := $(CURDIR)/.cache/collections
 
 # Playbooks and Molecule find this checkout as aicontainers.hardening through
@@ -27,11 +27,12 @@ help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
 
 demo: host venv images collection  ## bring the lab up and show it working (left running; `make clean` removes it)
-	molecule converge -s $(SCENARIO) && molecule verify -s $(SCENARIO)
-	@echo "aich: the lab is up (docker ps --filter name=aich-); 'make clean' removes it"
+	molecule converge -s $(DEMO_SCENARIO)
+	molecule verify -s $(DEMO_SCENARIO)
+	@scripts/demo-summary.sh
 
-test: host venv images collection lint unit sanity build molecule  ## every check
-	@echo "aich: all checks passed"
+test: host venv images collection  ## every check: lint, unit, sanity, build, every Molecule scenario
+	@scripts/test-all.sh $(SCENARIOS)
 
 host:  ## Debian packages for the controller and a running Docker Engine
 	@scripts/host-setup.sh
@@ -69,9 +70,7 @@ build: venv  ## build the collection tarball and check that it installs
 
 molecule: host venv images collection  ## Molecule scenarios: SCENARIO=name runs one, default all
 	@for s in $(if $(filter command line,$(origin SCENARIO)),$(SCENARIO),$(SCENARIOS)); do \
-	    echo "aich: molecule scenario $$s"; start=$$(date +%s); \
 	    molecule test -s $$s; \
-	    echo "aich: scenario $$s passed in $$(( $$(date +%s) - start )) s"; \
 	done
 
 clean:  ## remove the lab's test hosts and network

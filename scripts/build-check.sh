@@ -7,7 +7,8 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 ansible-galaxy collection build --force --output-path "$out" . >/dev/null
 tarball=$(ls "$out"/aicontainers-hardening-*.tar.gz)
-ansible-galaxy collection install --offline -p "$out/installed" "$tarball" >/dev/null
+ansible-galaxy collection install --offline --force -p "$out/installed" "$tarball" >"$out/install.log" 2>&1 \
+    || { cat "$out/install.log" >&2; exit 1; }
 installed="$out/installed/ansible_collections/aicontainers/hardening"
 test -f "$installed/MANIFEST.json"
 for kept_out in tests/lab molecule .venv .cache; do

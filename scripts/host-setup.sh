@@ -3,7 +3,7 @@
 # Docker Engine answers. Quick and silent when everything is already there.
 set -euo pipefail
 
-packages=(docker.io debootstrap python3-venv rsync)
+packages=(docker.io debootstrap python3-venv git shellcheck)
 
 missing=()
 for package in "${packages[@]}"; do

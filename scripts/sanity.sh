@@ -1,12 +1,34 @@
 #!/usr/bin/env bash
-# ansible-test needs the collection at ansible_collections/<ns>/<name>; run it
-# on a copy of the tracked files in a temporary tree.
+# ansible-test sanity, run where it needs to be: on a copy of the collection
+# at ansible_collections/aicontainers/hardening, from a virtualenv of its own
+# (.cache/sanity-venv), because ansible-test pins its own versions of pylint,
+# mypy, yamllint and friends that clash with the tool chain in .venv, and its
+# --venv mode downloads a pip bootstrap from a host we cannot reach.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$(pwd)
+venv="$root/.cache/sanity-venv"
+core=$(grep -E '^ansible-core==' requirements.txt)
+
+if [ "$(cat "$venv/.core" 2>/dev/null)" != "$core" ]; then
+    rm -rf "$venv"
+    "${PYTHON:-python3.11}" -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "$core"
+    echo "$core" > "$venv/.core"
+fi
+
+# ansible-test bootstraps pip in each test's venv from a download we cannot
+# reach; give it the local equivalent under the name it looks for.
+pip_version=$(grep -oP "pip='\K[0-9.]+" "$venv"/lib/python3*/site-packages/ansible_test/_internal/python_requirements.py)
+bootstrap="$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
+mkdir -p "$(dirname "$bootstrap")"
+cmp -s scripts/ansible_test_get_pip.py "$bootstrap" || cp scripts/ansible_test_get_pip.py "$bootstrap"
+
 tree=$(mktemp -d)
 trap 'rm -rf "$tree"' EXIT
 dest="$tree/ansible_collections/aicontainers/hardening"
 mkdir -p "$dest"
-git ls-files -z --cached --others --exclude-standard | rsync -a --from0 --files-from=- ./ "$dest/"
+git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C "$dest"
 cd "$dest"
-ansible-test sanity --color "${ANSIBLE_TEST_COLOR:-no}" --python 3.11 --venv --requirements "$@"
+PATH="$venv/bin:$PATH" ansible-test sanity --color "${ANSIBLE_TEST_COLOR:-no}" --python 3.11 \
+    --local --requirements "$@"

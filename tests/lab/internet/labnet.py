@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The lab's fake "outside world" HTTPS server.
 
 Serves every name the lab DNS hands out, with a certificate from the lab's
@@ -95,10 +94,13 @@ def make_handler(log, port):
                 usage = json.loads(raw or b"{}")
             except ValueError:
                 usage = {"unparsed": raw[:200].decode("utf-8", "replace")}
-            record = dict(arrival, time=time.time(),
-                          iso_time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                          key_sha256=key_fingerprint(self.headers.get("Ocp-Apim-Subscription-Key")),
-                          usage=usage)
+            record = dict(
+                arrival,
+                time=time.time(),
+                iso_time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                key_sha256=key_fingerprint(self.headers.get("Ocp-Apim-Subscription-Key")),
+                usage=usage,
+            )
             log.append(record)
             self._reply(200, {"accepted": True})
 

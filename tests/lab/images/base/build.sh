@@ -34,6 +34,7 @@ rm -f "$rootfs.log"
 
 # Make systemd behave as a container init: no consoles, no udev, no hardware
 # units, and a machine-id generated at first boot so every test host differs.
+# shellcheck disable=SC2016  # expanded by the chroot's shell, not this one
 chroot "$rootfs" /bin/sh -ec '
     for unit in getty.target console-getty.service systemd-udevd.service \
                 systemd-udev-trigger.service systemd-firstboot.service \

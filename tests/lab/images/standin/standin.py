@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Stand-in for an Azure AI services ("Foundry Tools") container.
 
 The real images cannot be pulled here and need paid keys, so the lab runs this
@@ -16,9 +15,9 @@ instead. It copies the behaviour the collection has to cope with:
 Standard library only, so the image needs nothing but python3.
 """
 
-import base64
 import json
 import os
+import signal
 import ssl
 import sys
 import threading
@@ -30,8 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 REQUIRED_SETTINGS = ("Eula", "Billing", "ApiKey")
 MISSING_SETTINGS_MESSAGE = (
-    "The Eula, Billing, and ApiKey options must be specified to run the container. "
-    "Missing: {missing}."
+    "The Eula, Billing, and ApiKey options must be specified to run the container. Missing: {missing}."
 )
 EULA_MESSAGE = "The Eula option must be set to 'accept' to run the container."
 BILLING_URL_MESSAGE = "The Billing option must be an https:// URL, got {value!r}."
@@ -184,16 +182,23 @@ class Meter:
         return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
     def send(self, queries):
-        body = json.dumps({
-            "instance": self.instance,
-            "kind": self.kind,
-            "queries": queries,
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }).encode()
-        request = urllib.request.Request(self.url, data=body, method="POST", headers={
-            "Content-Type": "application/json",
-            "Ocp-Apim-Subscription-Key": self.api_key,
-        })
+        body = json.dumps(
+            {
+                "instance": self.instance,
+                "kind": self.kind,
+                "queries": queries,
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
+        ).encode()
+        request = urllib.request.Request(
+            self.url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "Ocp-Apim-Subscription-Key": self.api_key,
+            },
+        )
         with self.opener.open(request, timeout=self.timeout) as response:
             if response.status >= 300:
                 raise OSError("billing endpoint answered HTTP {0}".format(response.status))
@@ -237,14 +242,17 @@ def make_handler(state, kind):
                 self._reply(200, {"status": "ready"})
             elif path in ("/status", "/ContainerLiveness"):
                 billing = state.snapshot()
-                billing.update({
-                    "apiStatus": "Valid" if billing["serving"] else "Invalid",
-                    "apiStatusMessage": (
-                        "Api Key is valid, no action needed." if billing["serving"] else
-                        "The container cannot reach its Billing endpoint; it does not serve "
-                        "queries until metering succeeds again."
-                    ),
-                })
+                billing.update(
+                    {
+                        "apiStatus": "Valid" if billing["serving"] else "Invalid",
+                        "apiStatusMessage": (
+                            "Api Key is valid, no action needed."
+                            if billing["serving"]
+                            else "The container cannot reach its Billing endpoint; it does not serve "
+                            "queries until metering succeeds again."
+                        ),
+                    }
+                )
                 self._reply(200, billing)
             else:
                 self._reply(404, {"error": {"code": "NotFound", "message": "Resource not found."}})
@@ -257,19 +265,28 @@ def make_handler(state, kind):
                 self._reply(404, {"error": {"code": "NotFound", "message": "Resource not found."}})
                 return
             if not state.serving():
-                self._reply(503, {"error": {
-                    "code": "BillingUnavailable",
-                    "message": "Container is not in a valid state: metering to the Billing "
-                               "endpoint has failed, so queries are not served.",
-                }})
+                self._reply(
+                    503,
+                    {
+                        "error": {
+                            "code": "BillingUnavailable",
+                            "message": "Container is not in a valid state: metering to the Billing "
+                            "endpoint has failed, so queries are not served.",
+                        }
+                    },
+                )
                 return
             try:
                 documents = json.loads(raw or b"{}")["documents"]
-                results = [{"id": str(doc["id"]), "detectedLanguage": detect_language(doc["text"]),
-                            "warnings": []} for doc in documents]
+                results = [
+                    {"id": str(doc["id"]), "detectedLanguage": detect_language(doc["text"]), "warnings": []}
+                    for doc in documents
+                ]
             except (ValueError, KeyError, TypeError):
-                self._reply(400, {"error": {"code": "InvalidRequest",
-                                            "message": "Body must be {\"documents\": [{\"id\", \"text\"}]}."}})
+                self._reply(
+                    400,
+                    {"error": {"code": "InvalidRequest", "message": 'Body must be {"documents": [{"id", "text"}]}.'}},
+                )
                 return
             state.count_query()
             self._reply(200, {"documents": results, "errors": [], "modelVersion": "standin-1"})
@@ -291,10 +308,17 @@ def main(argv=None, environ=None):
     stop = threading.Event()
     interval = float(environ.get("METERING_INTERVAL_SECONDS", "3"))
     threading.Thread(target=metering_loop, args=(meter, state, interval, stop), daemon=True).start()
+    # PID 1 in a container gets no default SIGTERM handling: stop promptly on
+    # `docker stop` instead of waiting to be killed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     port = int(environ.get("STANDIN_PORT", "5000"))
     server = ThreadingHTTPServer(("", port), make_handler(state, kind))
-    print("stand-in {0} container listening on :{1}, billing {2}".format(
-        kind, port, urllib.parse.urlsplit(settings["Billing"]).hostname), flush=True)
+    print(
+        "stand-in {0} container listening on :{1}, billing {2}".format(
+            kind, port, urllib.parse.urlsplit(settings["Billing"]).hostname
+        ),
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
