@@ -30,5 +30,12 @@ dest="$tree/ansible_collections/aicontainers/hardening"
 mkdir -p "$dest"
 git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C "$dest"
 cd "$dest"
+# --requirements makes ansible-test install each test's pinned tools; keep its
+# pip chatter out of the log and the test results in.
+pip_noise='^ *(Looking in|Processing|Installing collected|Successfully|Attempting uninstall|Found existing|Uninstalling|Collecting|Downloading|Requirement already|Using cached|WARNING: Location)'
+set +e
 PATH="$venv/bin:$PATH" ansible-test sanity --color "${ANSIBLE_TEST_COLOR:-no}" --python 3.11 \
-    --local --requirements "$@"
+    --local --requirements "$@" 2>&1 | grep -Ev "$pip_noise"
+status=${PIPESTATUS[0]}
+set -e
+exit "$status"

@@ -3,7 +3,7 @@
 # shows everything that is wrong, and finish with a timed summary.
 # usage: test-all.sh SCENARIO...
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 stages=(lint unit sanity build)
 for scenario in "$@"; do

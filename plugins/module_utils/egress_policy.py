@@ -1,0 +1,204 @@
+# Copyright: aicontainers.hardening contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Validate and normalise the egress_firewall role's variables.
+
+The role passes its variables through the ``egress_policy`` filter, which
+calls :func:`build_policy`. Every problem comes back as one sentence that
+names the variable and says what to fix, so the role can stop before it
+touches the host. The normalised policy is what the templates render: domain
+groups with their nftables set names, dnsmasq ``nftset=`` lines, and address
+lists split by family.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+SCOPES = ("drop", "accept", "off")
+LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+class PolicyError(ValueError):
+    """The variables describe no valid policy; ``errors`` lists every problem."""
+
+    def __init__(self, errors):
+        super().__init__(errors[0])
+        self.errors = errors
+
+
+def normalise_domain(variable, value, errors):
+    """Return (domain, wildcard) for a valid name, or None after recording an error.
+
+    A wildcard is a whole leftmost label (``*.example.com``); dnsmasq matches a
+    domain and everything under it on label boundaries, so ``*.x`` and ``x``
+    give the same allowlist entry.
+    """
+    if not isinstance(value, str) or not value.strip():
+        errors.append("{0}: every entry must be a domain name such as '*.cognitive.microsoft.com', got {1!r}.".format(
+            variable, value))
+        return None
+    name = value.strip().lower().rstrip(".")
+    wildcard = name.startswith("*.")
+    bare = name[2:] if wildcard else name
+    if "*" in bare:
+        errors.append(
+            "{0}: {1!r} is not a valid domain; a wildcard must be the whole leftmost label, "
+            "as in '*.cognitive.microsoft.com'.".format(variable, value))
+        return None
+    labels = bare.split(".")
+    if len(labels) < 2 or len(bare) > 253 or not all(LABEL.match(label) for label in labels):
+        errors.append(
+            "{0}: {1!r} is not a valid domain name (letters, digits and hyphens in dot-separated "
+            "labels, at least two labels).".format(variable, value))
+        return None
+    return bare, wildcard
+
+
+def normalise_ports(variable, value, errors):
+    if isinstance(value, (int, str)):
+        value = [value]
+    ports = []
+    for port in value or []:
+        try:
+            number = int(port)
+        except (TypeError, ValueError):
+            number = -1
+        if isinstance(port, bool) or not 1 <= number <= 65535:
+            errors.append("{0}: port {1!r} is out of range; use a TCP port from 1 to 65535.".format(variable, port))
+            continue
+        ports.append(number)
+    if not ports and not any(error.startswith(variable) for error in errors):
+        errors.append("{0}: give at least one TCP port (for example 443).".format(variable))
+    return sorted(set(ports))
+
+
+def normalise_networks(variable, values, errors, hosts_only=False):
+    """Split addresses or CIDRs into sorted IPv4 and IPv6 lists of strings."""
+    v4, v6 = set(), set()
+    for value in values or []:
+        try:
+            network = ipaddress.ip_network(str(value).strip(), strict=False)
+        except ValueError:
+            kind = "an IP address" if hosts_only else "an IP address or CIDR such as '20.38.0.0/16'"
+            errors.append("{0}: {1!r} is not {2}.".format(variable, value, kind))
+            continue
+        if hosts_only and network.num_addresses != 1:
+            errors.append("{0}: {1!r} must be a single IP address, not a network.".format(variable, value))
+            continue
+        text = str(network.network_address) if network.num_addresses == 1 else str(network)
+        (v4 if network.version == 4 else v6).add(text)
+    key = lambda text: ipaddress.ip_network(text)  # noqa: E731 - sort numerically
+    return sorted(v4, key=key), sorted(v6, key=key)
+
+
+def _domain_entries(options, errors):
+    """Yield (variable, domain-name, ports) for every domain the policy allows."""
+    metering_ports = normalise_ports("egress_firewall_metering_ports",
+                                     options.get("egress_firewall_metering_ports", [443]), errors)
+    domains = list(options.get("egress_firewall_metering_domains") or [])
+    if not domains:
+        errors.append("egress_firewall_metering_domains: list the metering domains (the defaults are "
+                      "'*.cognitive.microsoft.com' and '*.cognitiveservices.azure.com').")
+    if options.get("egress_firewall_translator"):
+        domains.append(options.get("egress_firewall_translator_domain", "translatoronprem.blob.core.windows.net"))
+    for domain in domains:
+        yield "egress_firewall_metering_domains", domain, metering_ports
+    for index, extra in enumerate(options.get("egress_firewall_extra_domains") or []):
+        variable = "egress_firewall_extra_domains[{0}]".format(index)
+        if not isinstance(extra, dict) or "name" not in extra:
+            errors.append("{0}: each entry needs 'name' and 'ports', as in {{name: mirror.example.com, ports: [443]}}."
+                          .format(variable))
+            continue
+        yield variable, extra["name"], normalise_ports(variable + ".ports", extra.get("ports", [443]), errors)
+
+
+def _group_domains(entries, table, errors):
+    """Group domains by their port list; each group gets one IPv4 and one IPv6 set.
+
+    dnsmasq honours one ``nftset=`` line per domain, so a domain listed twice
+    gets the union of its ports in a single group.
+    """
+    ports_by_domain = {}
+    for variable, raw, ports in entries:
+        parsed = normalise_domain(variable, raw, errors)
+        if parsed and ports:
+            ports_by_domain.setdefault(parsed[0], set()).update(ports)
+    groups = {}
+    for domain in sorted(ports_by_domain):
+        groups.setdefault(tuple(sorted(ports_by_domain[domain])), []).append(domain)
+    result = []
+    for index, (ports, domains) in enumerate(sorted(groups.items())):
+        set_v4, set_v6 = "domains{0}_v4".format(index), "domains{0}_v6".format(index)
+        result.append({
+            "domains": domains,
+            "ports": list(ports),
+            "set_v4": set_v4,
+            "set_v6": set_v6,
+            "dnsmasq_nftset": "/{0}/4#inet#{1}#{2},6#inet#{1}#{3}".format("/".join(domains), table, set_v4, set_v6),
+        })
+    return result
+
+
+def _scope(options, variable, errors):
+    value = str(options.get(variable, "drop")).lower()
+    if value not in SCOPES:
+        errors.append("{0}: {1!r} is not a scope policy; use one of drop, accept or off.".format(
+            variable, options.get(variable)))
+    return value
+
+
+def _proxy(options, errors):
+    proxy = options.get("egress_firewall_proxy")
+    if not proxy:
+        return None
+    if not isinstance(proxy, dict) or "address" not in proxy or "port" not in proxy:
+        errors.append("egress_firewall_proxy: give the proxy as {address: 10.0.0.5, port: 3128}.")
+        return None
+    v4, v6 = normalise_networks("egress_firewall_proxy.address", [proxy["address"]], errors, hosts_only=True)
+    ports = normalise_ports("egress_firewall_proxy.port", proxy["port"], errors)
+    return {"v4": v4, "v6": v6, "port": ports[0] if ports else None}
+
+
+def build_policy(options, table="aicontainers"):
+    """Return the normalised policy, or raise PolicyError listing every problem."""
+    errors = []
+    policy = {
+        "table": table,
+        "host_scope": _scope(options, "egress_firewall_host_scope", errors),
+        "container_scope": _scope(options, "egress_firewall_container_scope", errors),
+        "domain_groups": _group_domains(_domain_entries(options, errors), table, errors),
+        "proxy": _proxy(options, errors),
+    }
+    policy["static_ports"] = normalise_ports("egress_firewall_static_ports",
+                                             options.get("egress_firewall_static_ports", [443]), errors)
+    policy["static_v4"], policy["static_v6"] = normalise_networks(
+        "egress_firewall_static_cidrs", options.get("egress_firewall_static_cidrs"), errors)
+    policy["dns_upstreams_v4"], policy["dns_upstreams_v6"] = normalise_networks(
+        "egress_firewall_dns_upstreams", options.get("egress_firewall_dns_upstreams"), errors, hosts_only=True)
+    if not options.get("egress_firewall_dns_upstreams"):
+        errors.append("egress_firewall_dns_upstreams: give the IP addresses of the DNS servers the local "
+                      "resolver may ask; they are the only DNS servers allowed out.")
+    policy["ntp_v4"], policy["ntp_v6"] = normalise_networks(
+        "egress_firewall_ntp_servers", options.get("egress_firewall_ntp_servers"), errors, hosts_only=True)
+    policy["management_ports"] = normalise_ports(
+        "egress_firewall_management_ports", options.get("egress_firewall_management_ports", [22]), errors)
+    if errors:
+        raise PolicyError(errors)
+    return policy
+
+
+def squid_allowlist(policy):
+    """Squid ACL lines enforcing the same domains and ports as the firewall.
+
+    Allowing an explicit proxy in the firewall hands the policy to the proxy, so
+    the proxy must refuse everything the firewall would.
+    """
+    lines = ["# Rendered by aicontainers.hardening egress_firewall: the proxy enforces the egress allowlist."]
+    for index, group in enumerate(policy["domain_groups"]):
+        acl = "aich_domains{0}".format(index)
+        lines.append("acl {0} dstdomain {1}".format(acl, " ".join("." + domain for domain in group["domains"])))
+        lines.append("acl {0}_ports port {1}".format(acl, " ".join(str(port) for port in group["ports"])))
+        lines.append("http_access allow CONNECT {0} {0}_ports".format(acl))
+    lines.append("http_access deny all")
+    return "\n".join(lines) + "\n"

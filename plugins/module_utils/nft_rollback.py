@@ -1,0 +1,76 @@
+# Copyright: aicontainers.hardening contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Commit-confirm for a firewall change: roll back by itself unless confirmed.
+
+Before a new table is applied, the previous one is saved as a script that
+restores it. A detached watchdog runs that script after the timeout unless the
+pending file has been removed by a confirmation, which the controller sends
+over a new connection: if the new rules cut the controller off, nobody
+confirms and the old table comes back.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+
+STATE_DIR = "/run/aicontainers"
+
+
+def pending_path(family, name, state_dir=STATE_DIR):
+    return os.path.join(state_dir, "nft-rollback-{0}-{1}.nft".format(family, name))
+
+
+def rolled_back_path(family, name, state_dir=STATE_DIR):
+    return pending_path(family, name, state_dir) + ".rolled-back"
+
+
+def watchdog_command(nft, pending, rolled_back, timeout):
+    """The shell line the watchdog runs: wait, then restore unless confirmed."""
+    # `mv` is atomic: either the confirmation removes the pending file first, or
+    # the watchdog takes it first and the confirmation finds it gone.
+    firing = pending + ".firing"
+    return "sleep {timeout}; mv {pending} {firing} 2>/dev/null && {nft} -f {firing} && mv {firing} {rolled_back}".format(
+        timeout=int(timeout), pending=shlex.quote(pending), firing=shlex.quote(firing),
+        rolled_back=shlex.quote(rolled_back), nft=shlex.quote(nft))
+
+
+def arm(nft, family, name, restore_script, timeout, state_dir=STATE_DIR, spawn=None):
+    """Save the restore script and start the watchdog; return the pending file's path."""
+    os.makedirs(state_dir, mode=0o700, exist_ok=True)
+    pending = pending_path(family, name, state_dir)
+    rolled_back = rolled_back_path(family, name, state_dir)
+    if os.path.exists(rolled_back):
+        os.unlink(rolled_back)
+    with open(pending, "w", encoding="utf-8") as handle:
+        handle.write(restore_script)
+    os.chmod(pending, 0o600)
+    command = ["/bin/sh", "-c", watchdog_command(nft, pending, rolled_back, timeout)]
+    (spawn or _spawn_detached)(command)
+    return pending
+
+
+def _spawn_detached(command):
+    # A new session, no inherited descriptors: the watchdog outlives the module
+    # and the connection that started it.
+    with open(os.devnull, "rb") as null_in, open(os.devnull, "wb") as null_out:
+        subprocess.Popen(command, stdin=null_in, stdout=null_out, stderr=null_out,  # pylint: disable=consider-using-with
+                         start_new_session=True, close_fds=True)
+
+
+def confirm(family, name, state_dir=STATE_DIR):
+    """Cancel the pending rollback.
+
+    Returns "confirmed" when one was pending, "none" when nothing was, and
+    "rolled-back" when the watchdog already restored the previous table.
+    """
+    pending = pending_path(family, name, state_dir)
+    try:
+        os.unlink(pending)
+        return "confirmed"
+    except FileNotFoundError:
+        pass
+    if os.path.exists(rolled_back_path(family, name, state_dir)) or os.path.exists(pending + ".firing"):
+        return "rolled-back"
+    return "none"

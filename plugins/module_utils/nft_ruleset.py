@@ -1,0 +1,138 @@
+# Copyright: aicontainers.hardening contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Own exactly one nftables table: check it, apply it atomically, roll it back.
+
+Everything here works on one table (``inet aicontainers`` by default) and
+never touches another, in particular Docker's. A table is replaced in one
+``nft -f`` transaction with the ``table X`` / ``delete table X`` / ``table X
+{...}`` idiom (nft 1.0.6 in Debian bookworm has no ``destroy``), so the
+kernel either runs the old table or the new one, never a mix or nothing.
+
+Whether the live table is already the wanted one is decided by a fingerprint
+kept in the table's own comment, because ``nft list`` reformats rules and
+shows the elements dnsmasq adds to the sets at run time.
+
+``commands`` is any object with ``run(args, data=None) -> (rc, stdout,
+stderr)``; the module passes one around AnsibleModule.run_command and the
+unit tests a fake.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+
+FAMILIES = ("inet", "ip", "ip6", "arp", "bridge", "netdev")
+FINGERPRINT_PREFIX = "aicontainers.hardening sha256:"
+FINGERPRINT = re.compile(r'comment\s+"' + re.escape(FINGERPRINT_PREFIX) + r'([0-9a-f]{16})"')
+
+
+class RulesetError(Exception):
+    """A ruleset that must not be applied, with nft's own message when it has one."""
+
+
+def table_header(family, name):
+    return "table {0} {1}".format(family, name)
+
+
+def top_level_statements(content):
+    """Yield (line number, text) of each statement outside any braces."""
+    depth = 0
+    for number, line in enumerate(content.splitlines(), start=1):
+        code = line.split("#", 1)[0].strip()
+        if depth == 0 and code:
+            yield number, code
+        depth += code.count("{") - code.count("}")
+
+
+def check_structure(content, family, name):
+    """Refuse content that defines anything but our one table (no flush, no other table)."""
+    header = table_header(family, name)
+    statements = list(top_level_statements(content))
+    if not statements:
+        raise RulesetError("The content is empty; it must define '{0} {{ ... }}'.".format(header))
+    for number, code in statements:
+        if not re.match(r"^" + re.escape(header) + r"\s*\{", code):
+            raise RulesetError(
+                "Line {0} ('{1}') is outside '{2}'; the content may define only that table, so "
+                "other tables (Docker's among them) are never flushed or changed.".format(number, code, header))
+    if len(statements) > 1:
+        raise RulesetError("The content defines '{0}' more than once; define it once.".format(header))
+
+
+def fingerprint(content):
+    """A short hash of the wanted table, without any fingerprint comment already in it."""
+    body = FINGERPRINT.sub("", content)
+    normalised = "\n".join(line.strip() for line in body.splitlines() if line.strip())
+    return hashlib.sha256(normalised.encode()).hexdigest()[:16]
+
+
+def with_fingerprint(content, family, name):
+    """Insert the fingerprint comment right after the table's opening brace."""
+    print_ = fingerprint(content)
+    pattern = re.compile(r"^(\s*" + re.escape(table_header(family, name)) + r"\s*\{)", re.MULTILINE)
+    return pattern.sub(r'\1\n\tcomment "{0}{1}"'.format(FINGERPRINT_PREFIX, print_), content, count=1), print_
+
+
+def live_fingerprint(listing):
+    match = FINGERPRINT.search(listing or "")
+    return match.group(1) if match else None
+
+
+def replacement(content, family, name):
+    """One transaction that replaces the table whether or not it exists."""
+    header = table_header(family, name)
+    return "{0}\ndelete {0}\n{1}\n".format(header, content.rstrip("\n"))
+
+
+def deletion(family, name):
+    header = table_header(family, name)
+    return "{0}\ndelete {0}\n".format(header)
+
+
+class NftTable:
+    """One nftables table, read and written through the nft command."""
+
+    def __init__(self, commands, nft="nft", family="inet", name="aicontainers"):
+        self.commands = commands
+        self.nft = nft
+        self.family = family
+        self.name = name
+
+    def listing(self):
+        """The live table as ``nft -s list table`` prints it, or None when absent."""
+        rc, out, _err = self.commands.run([self.nft, "-s", "list", "table", self.family, self.name])
+        return out if rc == 0 else None
+
+    def _run_script(self, script, check):
+        args = [self.nft, "-c", "-f", "-"] if check else [self.nft, "-f", "-"]
+        rc, _out, err = self.commands.run(args, data=script)
+        if rc != 0:
+            raise RulesetError((err or "nft failed with exit code {0}".format(rc)).strip())
+
+    def validate(self, script):
+        """``nft -c``: the kernel checks the whole transaction without applying it."""
+        self._run_script(script, check=True)
+
+    def apply(self, script):
+        self._run_script(script, check=False)
+
+
+def write_if_changed(path, content, mode=0o644):
+    """Write a file atomically; return True when its content changed."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            if handle.read() == content:
+                return False
+    except FileNotFoundError:
+        pass
+    directory = os.path.dirname(path)
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+    temporary = path + ".tmp"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(content)
+    os.chmod(temporary, mode)
+    os.replace(temporary, path)
+    return True
