@@ -21,7 +21,7 @@ export ANSIBLE_FORCE_COLOR ?= $(if $(CI),0,1)
 export PATH := $(BIN):$(PATH)
 
 .PHONY: help demo test host venv images collection lint sanity unit molecule \
-        build changelog-lint clean distclean
+        build changelog-lint bench clean distclean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -72,6 +72,10 @@ molecule: host venv images collection  ## Molecule scenarios: SCENARIO=name runs
 	@for s in $(if $(filter command line,$(origin SCENARIO)),$(SCENARIO),$(SCENARIOS)); do \
 	    molecule test -s $$s; \
 	done
+
+bench:  ## benchmarks (not tests): print ratios against baselines measured in the same run
+	@scripts/host-setup.sh bench
+	python3 bench/egress_sets.py
 
 clean:  ## remove the lab's test hosts and network
 	@docker ps -aq --filter name='^aich-' | xargs -r docker rm -f -v >/dev/null

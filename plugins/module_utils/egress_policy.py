@@ -16,6 +16,7 @@ import ipaddress
 import re
 
 SCOPES = ("drop", "accept", "off")
+DEFAULT_METERING_DOMAINS = ("*.cognitive.microsoft.com", "*.cognitiveservices.azure.com")
 LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
@@ -35,8 +36,11 @@ def normalise_domain(variable, value, errors):
     give the same allowlist entry.
     """
     if not isinstance(value, str) or not value.strip():
-        errors.append("{0}: every entry must be a domain name such as '*.cognitive.microsoft.com', got {1!r}.".format(
-            variable, value))
+        errors.append(
+            "{0}: every entry must be a domain name such as '*.cognitive.microsoft.com', got {1!r}.".format(
+                variable, value
+            )
+        )
         return None
     name = value.strip().lower().rstrip(".")
     wildcard = name.startswith("*.")
@@ -44,13 +48,15 @@ def normalise_domain(variable, value, errors):
     if "*" in bare:
         errors.append(
             "{0}: {1!r} is not a valid domain; a wildcard must be the whole leftmost label, "
-            "as in '*.cognitive.microsoft.com'.".format(variable, value))
+            "as in '*.cognitive.microsoft.com'.".format(variable, value)
+        )
         return None
     labels = bare.split(".")
     if len(labels) < 2 or len(bare) > 253 or not all(LABEL.match(label) for label in labels):
         errors.append(
             "{0}: {1!r} is not a valid domain name (letters, digits and hyphens in dot-separated "
-            "labels, at least two labels).".format(variable, value))
+            "labels, at least two labels).".format(variable, value)
+        )
         return None
     return bare, wildcard
 
@@ -88,18 +94,20 @@ def normalise_networks(variable, values, errors, hosts_only=False):
             continue
         text = str(network.network_address) if network.num_addresses == 1 else str(network)
         (v4 if network.version == 4 else v6).add(text)
-    key = lambda text: ipaddress.ip_network(text)  # noqa: E731 - sort numerically
-    return sorted(v4, key=key), sorted(v6, key=key)
+    return sorted(v4, key=ipaddress.ip_network), sorted(v6, key=ipaddress.ip_network)
 
 
 def _domain_entries(options, errors):
     """Yield (variable, domain-name, ports) for every domain the policy allows."""
-    metering_ports = normalise_ports("egress_firewall_metering_ports",
-                                     options.get("egress_firewall_metering_ports", [443]), errors)
-    domains = list(options.get("egress_firewall_metering_domains") or [])
+    metering_ports = normalise_ports(
+        "egress_firewall_metering_ports", options.get("egress_firewall_metering_ports", [443]), errors
+    )
+    domains = list(options.get("egress_firewall_metering_domains", DEFAULT_METERING_DOMAINS) or [])
     if not domains:
-        errors.append("egress_firewall_metering_domains: list the metering domains (the defaults are "
-                      "'*.cognitive.microsoft.com' and '*.cognitiveservices.azure.com').")
+        errors.append(
+            "egress_firewall_metering_domains: list the metering domains (the defaults are "
+            "'*.cognitive.microsoft.com' and '*.cognitiveservices.azure.com')."
+        )
     if options.get("egress_firewall_translator"):
         domains.append(options.get("egress_firewall_translator_domain", "translatoronprem.blob.core.windows.net"))
     for domain in domains:
@@ -107,8 +115,11 @@ def _domain_entries(options, errors):
     for index, extra in enumerate(options.get("egress_firewall_extra_domains") or []):
         variable = "egress_firewall_extra_domains[{0}]".format(index)
         if not isinstance(extra, dict) or "name" not in extra:
-            errors.append("{0}: each entry needs 'name' and 'ports', as in {{name: mirror.example.com, ports: [443]}}."
-                          .format(variable))
+            errors.append(
+                "{0}: each entry needs 'name' and 'ports', as in {{name: mirror.example.com, ports: [443]}}.".format(
+                    variable
+                )
+            )
             continue
         yield variable, extra["name"], normalise_ports(variable + ".ports", extra.get("ports", [443]), errors)
 
@@ -130,21 +141,24 @@ def _group_domains(entries, table, errors):
     result = []
     for index, (ports, domains) in enumerate(sorted(groups.items())):
         set_v4, set_v6 = "domains{0}_v4".format(index), "domains{0}_v6".format(index)
-        result.append({
-            "domains": domains,
-            "ports": list(ports),
-            "set_v4": set_v4,
-            "set_v6": set_v6,
-            "dnsmasq_nftset": "/{0}/4#inet#{1}#{2},6#inet#{1}#{3}".format("/".join(domains), table, set_v4, set_v6),
-        })
+        result.append(
+            {
+                "domains": domains,
+                "ports": list(ports),
+                "set_v4": set_v4,
+                "set_v6": set_v6,
+                "dnsmasq_nftset": "/{0}/4#inet#{1}#{2},6#inet#{1}#{3}".format("/".join(domains), table, set_v4, set_v6),
+            }
+        )
     return result
 
 
 def _scope(options, variable, errors):
     value = str(options.get(variable, "drop")).lower()
     if value not in SCOPES:
-        errors.append("{0}: {1!r} is not a scope policy; use one of drop, accept or off.".format(
-            variable, options.get(variable)))
+        errors.append(
+            "{0}: {1!r} is not a scope policy; use one of drop, accept or off.".format(variable, options.get(variable))
+        )
     return value
 
 
@@ -170,19 +184,26 @@ def build_policy(options, table="aicontainers"):
         "domain_groups": _group_domains(_domain_entries(options, errors), table, errors),
         "proxy": _proxy(options, errors),
     }
-    policy["static_ports"] = normalise_ports("egress_firewall_static_ports",
-                                             options.get("egress_firewall_static_ports", [443]), errors)
+    policy["static_ports"] = normalise_ports(
+        "egress_firewall_static_ports", options.get("egress_firewall_static_ports", [443]), errors
+    )
     policy["static_v4"], policy["static_v6"] = normalise_networks(
-        "egress_firewall_static_cidrs", options.get("egress_firewall_static_cidrs"), errors)
+        "egress_firewall_static_cidrs", options.get("egress_firewall_static_cidrs"), errors
+    )
     policy["dns_upstreams_v4"], policy["dns_upstreams_v6"] = normalise_networks(
-        "egress_firewall_dns_upstreams", options.get("egress_firewall_dns_upstreams"), errors, hosts_only=True)
+        "egress_firewall_dns_upstreams", options.get("egress_firewall_dns_upstreams"), errors, hosts_only=True
+    )
     if not options.get("egress_firewall_dns_upstreams"):
-        errors.append("egress_firewall_dns_upstreams: give the IP addresses of the DNS servers the local "
-                      "resolver may ask; they are the only DNS servers allowed out.")
+        errors.append(
+            "egress_firewall_dns_upstreams: give the IP addresses of the DNS servers the local "
+            "resolver may ask; they are the only DNS servers allowed out."
+        )
     policy["ntp_v4"], policy["ntp_v6"] = normalise_networks(
-        "egress_firewall_ntp_servers", options.get("egress_firewall_ntp_servers"), errors, hosts_only=True)
+        "egress_firewall_ntp_servers", options.get("egress_firewall_ntp_servers"), errors, hosts_only=True
+    )
     policy["management_ports"] = normalise_ports(
-        "egress_firewall_management_ports", options.get("egress_firewall_management_ports", [22]), errors)
+        "egress_firewall_management_ports", options.get("egress_firewall_management_ports", [22]), errors
+    )
     if errors:
         raise PolicyError(errors)
     return policy

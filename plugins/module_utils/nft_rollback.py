@@ -31,12 +31,17 @@ def watchdog_command(nft, pending, rolled_back, timeout):
     # `mv` is atomic: either the confirmation removes the pending file first, or
     # the watchdog takes it first and the confirmation finds it gone.
     firing = pending + ".firing"
-    return "sleep {timeout}; mv {pending} {firing} 2>/dev/null && {nft} -f {firing} && mv {firing} {rolled_back}".format(
-        timeout=int(timeout), pending=shlex.quote(pending), firing=shlex.quote(firing),
-        rolled_back=shlex.quote(rolled_back), nft=shlex.quote(nft))
+    line = "sleep {timeout}; mv {pending} {firing} 2>/dev/null && {nft} -f {firing} && mv {firing} {rolled_back}"
+    return line.format(
+        timeout=int(timeout),
+        pending=shlex.quote(pending),
+        firing=shlex.quote(firing),
+        rolled_back=shlex.quote(rolled_back),
+        nft=shlex.quote(nft),
+    )
 
 
-def arm(nft, family, name, restore_script, timeout, state_dir=STATE_DIR, spawn=None):
+def arm(nft, family, name, restore_script, timeout, *, state_dir=STATE_DIR, spawn=None):
     """Save the restore script and start the watchdog; return the pending file's path."""
     os.makedirs(state_dir, mode=0o700, exist_ok=True)
     pending = pending_path(family, name, state_dir)
@@ -55,8 +60,14 @@ def _spawn_detached(command):
     # A new session, no inherited descriptors: the watchdog outlives the module
     # and the connection that started it.
     with open(os.devnull, "rb") as null_in, open(os.devnull, "wb") as null_out:
-        subprocess.Popen(command, stdin=null_in, stdout=null_out, stderr=null_out,  # pylint: disable=consider-using-with
-                         start_new_session=True, close_fds=True)
+        subprocess.Popen(
+            command,
+            stdin=null_in,
+            stdout=null_out,
+            stderr=null_out,  # pylint: disable=consider-using-with
+            start_new_session=True,
+            close_fds=True,
+        )
 
 
 def confirm(family, name, state_dir=STATE_DIR):

@@ -56,7 +56,8 @@ def check_structure(content, family, name):
         if not re.match(r"^" + re.escape(header) + r"\s*\{", code):
             raise RulesetError(
                 "Line {0} ('{1}') is outside '{2}'; the content may define only that table, so "
-                "other tables (Docker's among them) are never flushed or changed.".format(number, code, header))
+                "other tables (Docker's among them) are never flushed or changed.".format(number, code, header)
+            )
     if len(statements) > 1:
         raise RulesetError("The content defines '{0}' more than once; define it once.".format(header))
 

@@ -30,8 +30,9 @@ def parse_document(text, source="the service tags file"):
     try:
         document = json.loads(text)
     except ValueError as error:
-        raise ServiceTagError("{0} is not valid JSON ({1}); give the ServiceTags_*.json file "
-                              "as downloaded.".format(source, error)) from None
+        raise ServiceTagError(
+            "{0} is not valid JSON ({1}); give the ServiceTags_*.json file as downloaded.".format(source, error)
+        ) from None
     if not isinstance(document, dict) or not isinstance(document.get("values"), list):
         raise ServiceTagError("{0} has no 'values' list; it is not an Azure Service Tags file.".format(source))
     return document
@@ -46,7 +47,8 @@ def _matches(value, tag, region):
     return name.lower() == regional_name or (
         str(properties.get("systemService", "")).lower() == tag.lower()
         and str(properties.get("region", "")).lower() == region.lower()
-        and "." in name)
+        and "." in name
+    )
 
 
 def find_prefixes(document, tag, region=None):
@@ -57,15 +59,19 @@ def find_prefixes(document, tag, region=None):
         wanted = "{0}.{1}".format(tag, region) if region else tag
         close = difflib.get_close_matches(wanted, names, n=3)
         hint = " Did you mean {0}?".format(", ".join(close)) if close else ""
-        raise ServiceTagError("Service tag {0!r} is not in the file (change number {1}).{2}".format(
-            wanted, document.get("changeNumber", "unknown"), hint))
+        raise ServiceTagError(
+            "Service tag {0!r} is not in the file (change number {1}).{2}".format(
+                wanted, document.get("changeNumber", "unknown"), hint
+            )
+        )
     v4, v6 = set(), set()
     for value in matches:
         for prefix in (value.get("properties") or {}).get("addressPrefixes") or []:
             try:
                 network = ipaddress.ip_network(prefix, strict=False)
             except ValueError:
-                raise ServiceTagError("Service tag {0!r} lists {1!r}, which is not a CIDR.".format(
-                    value.get("name"), prefix)) from None
+                raise ServiceTagError(
+                    "Service tag {0!r} lists {1!r}, which is not a CIDR.".format(value.get("name"), prefix)
+                ) from None
             (v4 if network.version == 4 else v6).add(network)
     return ([str(n) for n in sorted(v4)], [str(n) for n in sorted(v6)], matches[0].get("name"))

@@ -147,7 +147,7 @@ class ModuleCommands:
         return self.module.run_command(args, data=data, binary_data=True)
 
 
-def main():
+def main():  # noqa: PLR0912 - one linear flow reads better than helpers here
     module = AnsibleModule(
         argument_spec={
             "name": {"type": "str", "default": "aicontainers"},
@@ -167,8 +167,12 @@ def main():
     nft = module.get_bin_path(params["nft_path"], required=True)
     table = NftTable(ModuleCommands(module), nft=nft, family=family, name=name)
     before = table.listing()
-    result = {"changed": False, "previous_fingerprint": live_fingerprint(before), "rollback": "none",
-              "persisted": False}
+    result = {
+        "changed": False,
+        "previous_fingerprint": live_fingerprint(before),
+        "rollback": "none",
+        "persisted": False,
+    }
 
     if params["state"] == "absent":
         script, wanted, after = deletion(family, name), None, ""
@@ -187,8 +191,11 @@ def main():
         if not module.check_mode:
             result["rollback"] = nft_rollback.confirm(family, name)
             if result["rollback"] == "rolled-back":
-                module.fail_json(msg="The previous table was restored before the change was confirmed: the "
-                                     "confirmation came too late or the host was unreachable.", **result)
+                module.fail_json(
+                    msg="The previous table was restored before the change was confirmed: the "
+                    "confirmation came too late or the host was unreachable.",
+                    **result,
+                )
             if params["path"] and params["state"] == "present":
                 result["persisted"] = write_if_changed(params["path"], script)
         result["changed"] = result["rollback"] == "confirmed" or result["persisted"]
@@ -200,9 +207,12 @@ def main():
         module.fail_json(msg="nft rejected the table, nothing was changed: {0}".format(error), **result)
 
     if module._diff:
-        result["diff"] = {"before": before or "", "after": after,
-                          "before_header": "{0} {1} (live)".format(family, name),
-                          "after_header": "{0} {1} (wanted)".format(family, name)}
+        result["diff"] = {
+            "before": before or "",
+            "after": after,
+            "before_header": "{0} {1} (live)".format(family, name),
+            "after_header": "{0} {1} (wanted)".format(family, name),
+        }
 
     if changed and not module.check_mode:
         if params["confirm_timeout"] > 0:

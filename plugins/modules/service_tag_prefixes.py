@@ -123,8 +123,9 @@ def main():
         ipv4, ipv6, name = find_prefixes(document, module.params["tag"], module.params["region"])
     except ServiceTagError as error:
         module.fail_json(msg=str(error))
-    module.exit_json(changed=False, ipv4_prefixes=ipv4, ipv6_prefixes=ipv6, tag_name=name,
-                     change_number=document.get("changeNumber"))
+    module.exit_json(
+        changed=False, ipv4_prefixes=ipv4, ipv6_prefixes=ipv6, tag_name=name, change_number=document.get("changeNumber")
+    )
 
 
 if __name__ == "__main__":

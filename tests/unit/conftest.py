@@ -4,6 +4,8 @@ import datetime
 import importlib.util
 import ipaddress
 import pathlib
+import sys
+import tempfile
 
 import pytest
 from cryptography import x509
@@ -11,7 +13,23 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-LAB = pathlib.Path(__file__).resolve().parents[1] / "lab"
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+LAB = ROOT / "tests" / "lab"
+
+
+def _expose_collection():
+    """Make this checkout importable as ansible_collections.aicontainers.hardening.
+
+    ansible_collections is a namespace package (the ansible package ships one
+    too), so a symlinked tree on sys.path adds our collection beside those.
+    """
+    tree = pathlib.Path(tempfile.mkdtemp(prefix="aich-unit-"))
+    (tree / "ansible_collections" / "aicontainers").mkdir(parents=True)
+    (tree / "ansible_collections" / "aicontainers" / "hardening").symlink_to(ROOT)
+    sys.path.insert(0, str(tree))
+
+
+_expose_collection()
 
 
 def load_script(name, relative_path):
