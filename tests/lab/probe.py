@@ -17,7 +17,7 @@ TIMEOUT = 3
 
 
 def probe(target):
-    host, _, port = target.rpartition(":")
+    host, port = target.rsplit(":", 1)
     try:
         address = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)[0][4]
     except socket.gaierror:
