@@ -1,0 +1,178 @@
+# Copyright: aicontainers.hardening contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Validate the ai_container role's variables and plan its replicas.
+
+:func:`build_spec` returns one entry per replica (name, published port,
+resources) or raises SpecError with one sentence per problem, each naming
+the variable, so the role stops before anything is deployed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from urllib.parse import urlsplit
+
+# Per container kind: Microsoft's recommended host resources for one replica
+# (CPU cores, memory). Users override them with ai_container_resources.
+KINDS = {
+    "language": {"cpus": 1, "memory": "4g"},
+    "sentiment": {"cpus": 4, "memory": "8g"},
+    "key-phrase": {"cpus": 4, "memory": "4g"},
+    "ner": {"cpus": 1, "memory": "2g"},
+    "summarization": {"cpus": 4, "memory": "16g"},
+    "speech-to-text": {"cpus": 8, "memory": "8g"},
+    "custom-speech-to-text": {"cpus": 8, "memory": "8g"},
+    "neural-text-to-speech": {"cpus": 8, "memory": "16g"},
+    "speech-language-identification": {"cpus": 1, "memory": "1g"},
+    "translator": {"cpus": 4, "memory": "16g"},
+    "document-intelligence": {"cpus": 8, "memory": "24g"},
+    "vision-read": {"cpus": 8, "memory": "16g"},
+}
+MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?[bkmg]?$", re.IGNORECASE)
+DEFAULT_ALLOWED_DOMAINS = ("*.cognitive.microsoft.com", "*.cognitiveservices.azure.com")
+
+
+class SpecError(ValueError):
+    def __init__(self, errors):
+        super().__init__(errors[0])
+        self.errors = errors
+
+
+def host_is_covered(host, domains):
+    """Whether ``host`` is one of ``domains`` or under one of them, on label boundaries."""
+    host = host.lower().rstrip(".")
+    for domain in domains:
+        bare = str(domain).lower().rstrip(".")
+        bare = bare[2:] if bare.startswith("*.") else bare
+        if host == bare or host.endswith("." + bare):
+            return True
+    return False
+
+
+def _billing(options, errors):
+    url = str(options.get("ai_container_billing_endpoint") or "")
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        errors.append(
+            "ai_container_billing_endpoint: {0!r} is not an https:// URL; give the endpoint of your Azure "
+            "resource, e.g. https://my-resource.cognitiveservices.azure.com/.".format(url)
+        )
+        return None
+    allowed = options.get("ai_container_egress_allowed_domains")
+    if allowed is None:
+        allowed = list(DEFAULT_ALLOWED_DOMAINS)
+    if options.get("ai_container_check_egress_allowlist", True) and not host_is_covered(parts.hostname, allowed):
+        errors.append(
+            "ai_container_billing_endpoint: its host {0!r} is not covered by the egress allowlist "
+            "(egress_firewall_metering_domains: {1}), so the container could not meter; use the "
+            "resource's endpoint or add its domain there.".format(parts.hostname, ", ".join(allowed))
+        )
+    return url
+
+
+def _publish(options, errors):
+    network = options.get("ai_container_network") or ""
+    address = str(options.get("ai_container_publish_address", "127.0.0.1"))
+    if network and options.get("ai_container_publish", False) is False:
+        return None
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        errors.append("ai_container_publish_address: {0!r} is not an IP address.".format(address))
+        return None
+    if not ip.is_loopback and not options.get("ai_container_publish_beyond_loopback_unauthenticated_api", False):
+        errors.append(
+            "ai_container_publish_address: {0} would expose the container's API, which has no "
+            "authentication, beyond this host; publish on 127.0.0.1 (the default) or join a private "
+            "network with ai_container_network, or set "
+            "ai_container_publish_beyond_loopback_unauthenticated_api: true if you really mean it.".format(address)
+        )
+    return address
+
+
+def _ports(options, count, errors):
+    explicit = options.get("ai_container_ports") or []
+    base = options.get("ai_container_base_port", 5000)
+    try:
+        ports = [int(port) for port in explicit] if explicit else [int(base) + index for index in range(count)]
+    except (TypeError, ValueError):
+        errors.append("ai_container_ports: every port must be a number from 1 to 65535.")
+        return []
+    if explicit and len(ports) != count:
+        errors.append(
+            "ai_container_ports: give one port per replica ({0} replicas, {1} ports).".format(count, len(ports))
+        )
+    clashes = sorted({port for port in ports if ports.count(port) > 1})
+    if clashes:
+        errors.append(
+            "ai_container_ports: port {0} is used by more than one replica; give each replica its own port.".format(
+                clashes[0]
+            )
+        )
+    for port in ports:
+        if not 1 <= port <= 65535:
+            errors.append("ai_container_ports: port {0} is out of range (1-65535).".format(port))
+    return ports
+
+
+def _resources(options, kind, errors):
+    resources = dict(KINDS.get(kind, {}))
+    resources.update(options.get("ai_container_resources") or {})
+    if not MEMORY.match(str(resources.get("memory", ""))):
+        errors.append(
+            "ai_container_resources: memory {0!r} is not a size such as '4g' or '512m'.".format(resources.get("memory"))
+        )
+    try:
+        if float(resources.get("cpus", 0)) <= 0:
+            raise ValueError
+    except (TypeError, ValueError):
+        errors.append("ai_container_resources: cpus {0!r} must be a positive number.".format(resources.get("cpus")))
+    return resources
+
+
+def build_spec(options):
+    """Return {"replicas": [...], "billing": url, "resources": {...}} or raise SpecError."""
+    errors = []
+    if str(options.get("ai_container_eula", "")).lower() != "accept":
+        errors.append(
+            "ai_container_eula: set it to 'accept' to accept the container's licence terms; the "
+            "container refuses to start without Eula=accept."
+        )
+    if not str(options.get("ai_container_api_key") or "").strip():
+        errors.append(
+            "ai_container_api_key: the ApiKey is empty; give the key of your Azure resource (keep it in Ansible Vault)."
+        )
+    kind = str(options.get("ai_container_kind", ""))
+    if kind not in KINDS:
+        errors.append(
+            "ai_container_kind: {0!r} is not a known container kind; use one of {1}.".format(
+                kind, ", ".join(sorted(KINDS))
+            )
+        )
+    name = str(options.get("ai_container_name") or "")
+    if not re.match(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$", name):
+        errors.append("ai_container_name: {0!r} is not a valid container name prefix.".format(name))
+    try:
+        count = int(options.get("ai_container_replicas", 1))
+        if count < 1:
+            raise ValueError
+    except (TypeError, ValueError):
+        errors.append("ai_container_replicas: give a whole number of replicas, at least 1.")
+        count = 0
+    billing = _billing(options, errors)
+    address = _publish(options, errors)
+    ports = _ports(options, count, errors) if address else []
+    resources = _resources(options, kind, errors)
+    if errors:
+        raise SpecError(errors)
+    replicas = []
+    for index in range(count):
+        replica = {"name": "{0}-{1}".format(name, index + 1), "port": None, "published": []}
+        if address:
+            replica["port"] = ports[index]
+            host = "[{0}]".format(address) if ":" in address else address
+            replica["published"] = ["{0}:{1}:5000".format(host, ports[index])]
+            replica["url"] = "http://{0}:{1}".format(host, ports[index])
+        replicas.append(replica)
+    return {"replicas": replicas, "billing": billing, "resources": resources, "kind": kind}

@@ -1,0 +1,97 @@
+"""ai_container_spec: bad input named before deploying, and the replica plan."""
+
+import pytest
+
+from ansible_collections.aicontainers.hardening.plugins.filter.ai_container_spec import ai_container_spec
+from ansible_collections.aicontainers.hardening.plugins.module_utils.ai_container_spec import (
+    SpecError,
+    build_spec,
+    host_is_covered,
+)
+
+GOOD = {
+    "ai_container_name": "language",
+    "ai_container_kind": "language",
+    "ai_container_eula": "accept",
+    "ai_container_billing_endpoint": "https://myres.cognitiveservices.azure.com/",
+    "ai_container_api_key": "k",
+    "ai_container_replicas": 2,
+}
+
+
+def errors(**overrides):
+    with pytest.raises(SpecError) as error:
+        build_spec(dict(GOOD, **overrides))
+    return error.value.errors
+
+
+def test_replicas_publish_on_loopback_with_distinct_ports():
+    spec = build_spec(GOOD)
+    assert [r["name"] for r in spec["replicas"]] == ["language-1", "language-2"]
+    assert [r["published"] for r in spec["replicas"]] == [["127.0.0.1:5000:5000"], ["127.0.0.1:5001:5000"]]
+    assert spec["resources"] == {"cpus": 1, "memory": "4g"}
+
+
+def test_private_network_mode_publishes_nothing():
+    spec = build_spec(dict(GOOD, ai_container_network="frontend"))
+    assert all(r["published"] == [] and "url" not in r for r in spec["replicas"])
+
+
+def test_resources_can_be_overridden():
+    assert build_spec(dict(GOOD, ai_container_resources={"memory": "128m"}))["resources"] == {
+        "cpus": 1,
+        "memory": "128m",
+    }
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"ai_container_eula": "yes"}, "ai_container_eula: set it to 'accept'"),
+        ({"ai_container_api_key": " "}, "ai_container_api_key: the ApiKey is empty"),
+        ({"ai_container_kind": "telepathy"}, "ai_container_kind: 'telepathy' is not a known container kind"),
+        ({"ai_container_billing_endpoint": "http://x.cognitive.microsoft.com"}, "is not an https:// URL"),
+        ({"ai_container_ports": [5000, 5000]}, "ai_container_ports: port 5000 is used by more than one replica"),
+        ({"ai_container_ports": [5000]}, "give one port per replica (2 replicas, 1 ports)"),
+        ({"ai_container_publish_address": "0.0.0.0"}, "would expose the container's API"),
+        ({"ai_container_replicas": 0}, "ai_container_replicas: give a whole number"),
+        ({"ai_container_resources": {"memory": "lots"}}, "memory 'lots' is not a size"),
+    ],
+)
+def test_bad_input_is_named(overrides, message):
+    assert any(message in error for error in errors(**overrides)), errors(**overrides)
+
+
+def test_billing_host_must_be_in_the_egress_allowlist_and_both_variables_are_named():
+    (error,) = errors(ai_container_billing_endpoint="https://billing.example.com/")
+    assert error.startswith("ai_container_billing_endpoint: its host 'billing.example.com'")
+    assert "egress_firewall_metering_domains" in error
+
+
+def test_public_publish_needs_the_loud_override():
+    spec = build_spec(
+        dict(
+            GOOD,
+            ai_container_publish_address="0.0.0.0",
+            ai_container_publish_beyond_loopback_unauthenticated_api=True,
+        )
+    )
+    assert spec["replicas"][0]["published"] == ["0.0.0.0:5000:5000"]
+
+
+@pytest.mark.parametrize(
+    "host, covered",
+    [
+        ("westus.api.cognitive.microsoft.com", True),
+        ("cognitive.microsoft.com", True),
+        ("evilcognitive.microsoft.com", False),
+        ("cognitive.microsoft.com.evil.net", False),
+    ],
+)
+def test_allowlist_coverage_is_on_label_boundaries(host, covered):
+    assert host_is_covered(host, ["*.cognitive.microsoft.com"]) is covered
+
+
+def test_filter_never_returns_the_key():
+    assert "k" not in str(ai_container_spec(GOOD)).replace("kind", "").replace("key", "")
+    assert ai_container_spec(dict(GOOD, ai_container_eula=""))["errors"]
