@@ -10,7 +10,7 @@ SHELL        := /bin/bash
 PYTHON       ?= python3.11
 VENV         := .venv
 BIN          := $(CURDIR)/$(VENV)/bin
-SCENARIOS    ?= smoke egress_firewall
+SCENARIOS    ?= smoke egress_firewall ai_container
 DEMO_SCENARIO ?= smoke
 COLLECTIONS  := $(CURDIR)/.cache/collections
 

@@ -25,6 +25,13 @@ options:
     description: Seconds to wait for each answer.
     type: int
     default: 5
+  wait:
+    description:
+      - Seconds to keep asking until every replica is ready and can meter (a container
+        meters for the first time a few seconds after it starts). V(0) asks once.
+      - The module still succeeds when the time runs out; check RV(all_billing_ok).
+    type: int
+    default: 0
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -37,9 +44,10 @@ author:
 """
 
 EXAMPLES = r"""
-- name: Report the replicas' state
+- name: Report the replicas' state, waiting up to a minute for them to meter
   aicontainers.hardening.ai_container_status:
     urls: [http://127.0.0.1:5000, http://127.0.0.1:5001]
+    wait: 60
   register: ai_status
 
 - name: Stop when a replica cannot meter
@@ -77,6 +85,8 @@ problems:
   elements: str
 """
 
+import time
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
 from ansible.module_utils.urls import fetch_url
@@ -92,19 +102,29 @@ def get(module, url):
     return info["status"], to_text(body)
 
 
+def ask(module):
+    reports = []
+    for url in module.params["urls"]:
+        base = url.rstrip("/")
+        reports.append(interpret(base, get(module, base + "/ready"), get(module, base + "/status")))
+    return summarise(reports)
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
             "urls": {"type": "list", "elements": "str", "required": True},
             "timeout": {"type": "int", "default": 5},
+            "wait": {"type": "int", "default": 0},
         },
         supports_check_mode=True,
     )
-    reports = []
-    for url in module.params["urls"]:
-        base = url.rstrip("/")
-        reports.append(interpret(base, get(module, base + "/ready"), get(module, base + "/status")))
-    module.exit_json(changed=False, **summarise(reports))
+    deadline = time.monotonic() + module.params["wait"]
+    summary = ask(module)
+    while not (summary["all_ready"] and summary["all_billing_ok"]) and time.monotonic() < deadline:
+        time.sleep(2)
+        summary = ask(module)
+    module.exit_json(changed=False, **summary)
 
 
 if __name__ == "__main__":
