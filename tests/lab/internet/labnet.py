@@ -87,6 +87,10 @@ def make_handler(log, port):
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
             arrival = self._arrival()
+            if "/license/" in self.path:
+                key = key_fingerprint(self.headers.get("Ocp-Apim-Subscription-Key"))
+                self._reply(200, {"issued": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "key_sha256": key})
+                return
             if "/metering/" not in self.path:
                 self._reply(200, arrival)
                 return

@@ -1,6 +1,7 @@
 """Metering rules: verified HTTPS, the proxy, and serving only while metering works."""
 
 import json
+import os
 import socket
 import threading
 import urllib.error
@@ -202,3 +203,19 @@ def test_the_metering_loop_records_failures_then_success(standin):
     snapshot = state.snapshot()
     assert snapshot["meteringFailures"] == 1 and snapshot["meteringSuccesses"] == 1
     assert state.serving()
+
+
+def test_licence_download_then_disconnected_serving(standin, billing_server, pki, tmp_path):
+    server, log = billing_server
+    licence_dir, output_dir = tmp_path / "license", tmp_path / "output"
+    licence_dir.mkdir()
+    output_dir.mkdir()
+    path = _meter(standin, server.server_address[1], {"BILLING_CA_BUNDLE": pki["ca"]}).download_license(
+        str(licence_dir)
+    )
+    assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+    state = standin.DisconnectedState(standin.load_license(str(licence_dir)), str(output_dir))
+    assert state.serving() and state.snapshot()["billingStatus"] == "Disconnected"
+    state.count_query()
+    assert (output_dir / "usage.jsonl").read_text().count("queries") == 1
+    assert log.read() == []  # a licence download is not a metering call

@@ -7,7 +7,7 @@ GOOD = ["Eula=accept", "Billing=https://westus.api.cognitive.microsoft.com/", "A
 
 def test_arguments_give_the_settings(standin):
     settings = standin.parse_settings(GOOD, {})
-    assert settings == {"Eula": "accept", "Billing": GOOD[1].split("=", 1)[1], "ApiKey": "k"}
+    assert settings == {"Eula": "accept", "Billing": GOOD[1].split("=", 1)[1], "ApiKey": "k", "mode": "connected"}
 
 
 def test_environment_variables_are_read_and_arguments_win(standin):
@@ -61,3 +61,20 @@ def test_language_detection(standin, text, code):
 
 def test_unknown_language(standin):
     assert standin.detect_language("zzz qqq")["iso6391Name"] == "(Unknown)"
+
+
+def test_disconnected_mode_needs_only_the_eula(standin):
+    settings = standin.parse_settings(["Eula=accept", "Mounts:License=/license", "Mounts:Output=/output"], {})
+    assert settings["mode"] == "disconnected"
+
+
+def test_licence_download_needs_billing_and_key(standin):
+    with pytest.raises(standin.ConfigError, match="Missing: Billing, ApiKey"):
+        standin.parse_settings(["Eula=accept", "DownloadLicense=True", "Mounts:License=/license"], {})
+    with pytest.raises(standin.ConfigError, match="needs Mounts:License"):
+        standin.parse_settings([*GOOD, "DownloadLicense=True"], {})
+
+
+def test_disconnected_container_refuses_to_start_without_a_licence(standin, tmp_path, capsys):
+    assert standin.main(["Eula=accept", "Mounts:License={0}".format(tmp_path)], {}) == 1
+    assert "Container is not licensed" in capsys.readouterr().err

@@ -10,7 +10,11 @@ instead. It copies the behaviour the collection has to cope with:
 * it meters to its Billing endpoint over verified HTTPS every few seconds,
   through ``HTTP_PROXY``/``HTTPS_PROXY`` when set;
 * it stops serving queries (health endpoints keep answering) once metering has
-  failed for a short window, and serves again when metering succeeds.
+  failed for a short window, and serves again when metering succeeds;
+* disconnected mode: ``DownloadLicense=True Mounts:License=/license`` (with
+  Eula, Billing, ApiKey) fetches a licence file from the Billing endpoint and
+  exits; ``Mounts:License=/license Mounts:Output=/output`` (with Eula only)
+  then serves without metering and records usage in the output mount.
 
 Standard library only, so the image needs nothing but python3.
 """
@@ -28,6 +32,8 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 REQUIRED_SETTINGS = ("Eula", "Billing", "ApiKey")
+OTHER_SETTINGS = ("DownloadLicense", "Mounts:License", "Mounts:Output")
+LICENSE_FILE = "license.json"
 MISSING_SETTINGS_MESSAGE = (
     "The Eula, Billing, and ApiKey options must be specified to run the container. Missing: {missing}."
 )
@@ -52,7 +58,7 @@ def parse_settings(argv, environ):
     Keys are case-insensitive; ``Key:Sub=Value`` forms are kept as given.
     """
     settings = {}
-    canonical = {key.lower(): key for key in REQUIRED_SETTINGS}
+    canonical = {key.lower(): key for key in REQUIRED_SETTINGS + OTHER_SETTINGS}
     for key, value in environ.items():
         if key.lower() in canonical:
             settings[canonical[key.lower()]] = value
@@ -61,15 +67,29 @@ def parse_settings(argv, environ):
         if not sep:
             raise ConfigError("Unrecognised argument {0!r}: expected Key=Value.".format(arg))
         settings[canonical.get(key.lower(), key)] = value
-    missing = [key for key in REQUIRED_SETTINGS if not settings.get(key)]
+    settings["mode"] = settings_mode(settings)
+    required = ("Eula",) if settings["mode"] == "disconnected" else REQUIRED_SETTINGS
+    missing = [key for key in required if not settings.get(key)]
     if missing:
         raise ConfigError(MISSING_SETTINGS_MESSAGE.format(missing=", ".join(missing)))
     if settings["Eula"].lower() != "accept":
         raise ConfigError(EULA_MESSAGE)
-    billing = urllib.parse.urlsplit(settings["Billing"])
-    if billing.scheme != "https" or not billing.hostname:
-        raise ConfigError(BILLING_URL_MESSAGE.format(value=settings["Billing"]))
+    if settings["mode"] != "disconnected":
+        billing = urllib.parse.urlsplit(settings["Billing"])
+        if billing.scheme != "https" or not billing.hostname:
+            raise ConfigError(BILLING_URL_MESSAGE.format(value=settings["Billing"]))
     return settings
+
+
+def settings_mode(settings):
+    """connected (meters), download (fetches a licence and exits) or disconnected."""
+    if str(settings.get("DownloadLicense", "")).lower() == "true":
+        if not settings.get("Mounts:License"):
+            raise ConfigError("DownloadLicense=True needs Mounts:License=<directory> to write the licence to.")
+        return "download"
+    if settings.get("Mounts:License"):
+        return "disconnected"
+    return "connected"
 
 
 def detect_language(text):
@@ -146,6 +166,43 @@ class MeteringState:
             }
 
 
+class DisconnectedState(MeteringState):
+    """Serves without metering under a licence; usage goes to the output mount."""
+
+    def __init__(self, licence, output_dir):
+        super().__init__(window=0)
+        self.licence = licence
+        self.output_dir = output_dir
+
+    def serving(self):
+        return True
+
+    def count_query(self):
+        if self.output_dir:
+            with self.lock, open(os.path.join(self.output_dir, "usage.jsonl"), "a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"time": time.time(), "queries": 1}) + "\n")
+
+    def snapshot(self):
+        return {
+            "billingStatus": "Disconnected",
+            "serving": True,
+            "licenseIssued": self.licence.get("issued"),
+            "meteringWindowSeconds": None,
+        }
+
+
+def load_license(directory):
+    path = os.path.join(directory, LICENSE_FILE)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        raise ConfigError(
+            "Container is not licensed: no valid licence in {0}. Run it once with DownloadLicense=True "
+            "Mounts:License={0} (and Eula, Billing, ApiKey) first.".format(directory)
+        ) from None
+
+
 def proxy_url(environ):
     """The proxy for the HTTPS billing call: HTTPS_PROXY, else HTTP_PROXY, as the real containers."""
     for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
@@ -158,7 +215,7 @@ class Meter:
     """Sends one metering record to the Billing endpoint over verified HTTPS."""
 
     def __init__(self, settings, environ, kind="language", timeout=5.0):
-        self.url = settings["Billing"].rstrip("/") + "/metering/v1/usage"
+        self.base = settings["Billing"].rstrip("/")
         self.api_key = settings["ApiKey"]
         self.kind = kind
         self.timeout = timeout
@@ -181,18 +238,11 @@ class Meter:
         netloc = "{0}@{1}".format(creds, parts.netloc)
         return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
-    def send(self, queries):
-        body = json.dumps(
-            {
-                "instance": self.instance,
-                "kind": self.kind,
-                "queries": queries,
-                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            }
-        ).encode()
+    def post(self, path, payload):
+        """POST JSON to the Billing endpoint with the ApiKey; return the parsed answer."""
         request = urllib.request.Request(
-            self.url,
-            data=body,
+            self.base + path,
+            data=json.dumps(payload).encode(),
             method="POST",
             headers={
                 "Content-Type": "application/json",
@@ -202,6 +252,26 @@ class Meter:
         with self.opener.open(request, timeout=self.timeout) as response:
             if response.status >= 300:
                 raise OSError("billing endpoint answered HTTP {0}".format(response.status))
+            return json.loads(response.read() or b"{}")
+
+    def send(self, queries):
+        self.post(
+            "/metering/v1/usage",
+            {
+                "instance": self.instance,
+                "kind": self.kind,
+                "queries": queries,
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            },
+        )
+
+    def download_license(self, directory):
+        """Fetch a licence for disconnected use and write it (root-only) to ``directory``."""
+        licence = self.post("/license/v1/download", {"instance": self.instance, "kind": self.kind})
+        path = os.path.join(directory, LICENSE_FILE)
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
+            json.dump(licence, handle)
+        return path
 
 
 def metering_loop(meter, state, interval, stop):
@@ -303,22 +373,32 @@ def main(argv=None, environ=None):
         print(error, file=sys.stderr)
         return 1
     kind = environ.get("STANDIN_KIND", "language")
-    state = MeteringState(window=float(environ.get("METERING_WINDOW_SECONDS", "15")))
-    meter = Meter(settings, environ, kind=kind)
     stop = threading.Event()
-    interval = float(environ.get("METERING_INTERVAL_SECONDS", "3"))
-    threading.Thread(target=metering_loop, args=(meter, state, interval, stop), daemon=True).start()
+    if settings["mode"] == "download":
+        try:
+            path = Meter(settings, environ, kind=kind).download_license(settings["Mounts:License"])
+        except (OSError, ValueError) as error:
+            print("Licence download failed: {0}".format(error), file=sys.stderr)
+            return 1
+        print("Licence written to {0}".format(path), flush=True)
+        return 0
+    if settings["mode"] == "disconnected":
+        try:
+            state = DisconnectedState(load_license(settings["Mounts:License"]), settings.get("Mounts:Output"))
+        except ConfigError as error:
+            print(error, file=sys.stderr)
+            return 1
+    else:
+        state = MeteringState(window=float(environ.get("METERING_WINDOW_SECONDS", "15")))
+        meter = Meter(settings, environ, kind=kind)
+        interval = float(environ.get("METERING_INTERVAL_SECONDS", "3"))
+        threading.Thread(target=metering_loop, args=(meter, state, interval, stop), daemon=True).start()
     # PID 1 in a container gets no default SIGTERM handling: stop promptly on
     # `docker stop` instead of waiting to be killed.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     port = int(environ.get("STANDIN_PORT", "5000"))
     server = ThreadingHTTPServer(("", port), make_handler(state, kind))
-    print(
-        "stand-in {0} container listening on :{1}, billing {2}".format(
-            kind, port, urllib.parse.urlsplit(settings["Billing"]).hostname
-        ),
-        flush=True,
-    )
+    print("stand-in {0} container ({1}) listening on :{2}".format(kind, settings["mode"], port), flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
