@@ -3,7 +3,7 @@
 # Docker Engine answers. Quick and silent when everything is already there.
 set -euo pipefail
 
-packages=(docker.io debootstrap python3-venv git shellcheck)
+packages=(docker.io debootstrap python3-venv git shellcheck nftables)
 # `host-setup.sh bench`: what the benchmarks run on the controller instead.
 [ "${1:-}" = bench ] && packages=(nftables iperf3 iproute2)
 

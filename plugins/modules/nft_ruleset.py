@@ -65,17 +65,15 @@ options:
     default: nft
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Shows the live table (as C(nft -s list table) prints it) and the wanted one.
 notes:
   - Requires the nft command and CAP_NET_ADMIN on the target.
   - Replacing the table empties its sets; DNS-filled sets refill as names are resolved again.
-author:
-  - aicontainers.hardening maintainers (@aicontainers)
+extends_documentation_fragment:
+  - aicontainers.hardening.attributes
 """
 
 EXAMPLES = r"""

@@ -34,13 +34,11 @@ options:
     default: true
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
-author:
-  - aicontainers.hardening maintainers (@aicontainers)
+extends_documentation_fragment:
+  - aicontainers.hardening.attributes
 """
 
 EXAMPLES = r"""

@@ -1,0 +1,79 @@
+"""The egress_firewall table template, rendered from real policies and checked by nft."""
+
+import pathlib
+import shutil
+import subprocess
+
+import jinja2
+import pytest
+import yaml
+
+from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_policy import build_policy
+from ansible_collections.aicontainers.hardening.plugins.module_utils.nft_ruleset import (
+    check_structure,
+    replacement,
+    with_fingerprint,
+)
+
+ROLE = pathlib.Path(__file__).resolve().parents[3] / "roles" / "egress_firewall"
+
+
+def render(**overrides):
+    variables = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+    variables.update({"egress_firewall_dns_upstreams": ["192.0.2.53"]}, **overrides)
+    variables["__egress_firewall_policy"] = build_policy(variables)
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROLE / "templates")), trim_blocks=True)
+    return environment.get_template("aicontainers.nft.j2").render(**variables)
+
+
+def test_default_table_is_only_our_table_with_both_scopes_dropping():
+    table = render()
+    check_structure(table, "inet", "aicontainers")
+    assert "chain output {" in table and "hook output priority filter; policy drop;" in table
+    assert "chain forward {" in table and "chain container_egress {" in table
+    assert "ip daddr @domains0_v4 tcp dport { 443 } accept" in table
+    assert 'oifname "docker0" ct status dnat accept' in table
+    assert 'iif != "lo" ip daddr 127.0.0.0/8 counter drop' in table
+    assert "reject with tcp reset" in table
+
+
+def test_scopes_off_leave_the_chains_out():
+    table = render(egress_firewall_host_scope="off", egress_firewall_container_scope="off")
+    assert "chain output" not in table and "chain forward" not in table
+
+
+def test_accept_scope_keeps_rules_but_rejects_nothing():
+    table = render(egress_firewall_host_scope="accept", egress_firewall_container_scope="accept")
+    assert "policy accept;" in table and "reject" not in table
+
+
+def test_proxy_mode_allows_only_the_proxy():
+    table = render(egress_firewall_proxy={"address": "10.0.0.5", "port": 3128})
+    assert "ip daddr 10.0.0.5 tcp dport 3128 accept" in table
+    assert "@domains0_v4 tcp dport" not in table
+
+
+@pytest.mark.skipif(shutil.which("nft") is None, reason="nft is not installed")
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {
+            "egress_firewall_static_cidrs": ["20.38.0.0/16", "2603:1000::/40"],
+            "egress_firewall_ntp_servers": ["192.0.2.123"],
+        },
+        {"egress_firewall_proxy": {"address": "10.0.0.5", "port": 3128}},
+        {"egress_firewall_host_scope": "off"},
+    ],
+)
+def test_nft_accepts_the_rendered_table(overrides):
+    """`nft -c` checks the whole transaction against the kernel without applying it."""
+    marked, _print = with_fingerprint(render(**overrides), "inet", "aicontainers")
+    result = subprocess.run(
+        ["nft", "-c", "-f", "-"],
+        input=replacement(marked, "inet", "aicontainers"),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
