@@ -8,7 +8,7 @@ try_https() {  # try_https NAME PORT -> "allowed" or "refused"
 
 echo
 echo "==> the lab"
-docker ps --filter name='^aich-' --format '    {{.Names}}  {{.Status}}'
+docker ps --filter name='^aich-' --format '{{.Names}}  {{.Status}}' | sed 's/^/    /'
 echo "==> egress from aich-aihost (table inet aicontainers, default drop)"
 for target in westus.api.cognitive.microsoft.com:443 anything.cognitiveservices.azure.com:443 \
               westus.api.cognitive.microsoft.com:8443 blocked.example.net:443 evilcognitive.microsoft.com:443; do
@@ -17,7 +17,7 @@ done
 echo "    addresses dnsmasq has allowed so far: $(on_aihost nft list set inet aicontainers domains0_v4 \
     | grep -o 'elements = {[^}]*}' || echo none)"
 echo "==> AI container replicas on aich-aihost (published on 127.0.0.1 only)"
-on_aihost docker ps --format '    {{.Names}}  {{.Ports}}' --filter label=org.aicontainers.hardening.kind
+on_aihost docker ps --format '{{.Names}}  {{.Ports}}' --filter label=org.aicontainers.hardening.kind | sed 's/^/    /'
 for port in 5000 5001; do
     status=$(on_aihost curl -s -m 3 "http://127.0.0.1:$port/status" \
         | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["apiStatus"], "-", s["apiStatusMessage"])' 2>/dev/null)

@@ -308,6 +308,9 @@ def make_handler(state, kind):
             path = urllib.parse.urlsplit(self.path).path.rstrip("/") or "/"
             if path == "/":
                 self._reply(200, {"service": "Azure AI services container stand-in", "kind": kind})
+            elif path == "/_lab/headers":
+                # Lab-only: lets tests see what a frontend forwarded upstream.
+                self._reply(200, dict(self.headers.items()))
             elif path in ("/ready", "/ContainerReadiness"):
                 self._reply(200, {"status": "ready"})
             elif path in ("/status", "/ContainerLiveness"):
