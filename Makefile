@@ -72,9 +72,10 @@ molecule: host venv images collection  ## Molecule scenarios: SCENARIO=name runs
 	    molecule test -s $$s; \
 	done
 
-bench:  ## benchmarks (not tests): print ratios against baselines measured in the same run
+bench: venv  ## benchmarks (not tests): print ratios against baselines measured in the same run
 	@scripts/host-setup.sh bench
-	python3 bench/egress_sets.py
+	$(BIN)/python bench/egress_sets.py
+	$(BIN)/python bench/frontend.py
 
 clean:  ## remove the lab's test hosts and network
 	@docker ps -aq --filter name='^aich-' | xargs -r docker rm -f -v >/dev/null

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(docker.io debootstrap python3-venv git shellcheck nftables)
 # `host-setup.sh bench`: what the benchmarks run on the controller instead.
-[ "${1:-}" = bench ] && packages=(nftables iperf3 iproute2)
+[ "${1:-}" = bench ] && packages=(nftables iperf3 iproute2 nginx haproxy openssl gcc libssl-dev)
 
 missing=()
 for package in "${packages[@]}"; do
