@@ -10,7 +10,7 @@ SHELL        := /bin/bash
 PYTHON       ?= python3.11
 VENV         := .venv
 BIN          := $(CURDIR)/$(VENV)/bin
-SCENARIOS    ?= smoke egress_firewall ai_container mtls_frontend
+SCENARIOS    ?= smoke egress_firewall ai_container mtls_frontend dpi_exemption
 DEMO_SCENARIO ?= ai_container
 COLLECTIONS  := $(CURDIR)/.cache/collections
 

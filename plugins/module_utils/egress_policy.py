@@ -16,6 +16,7 @@ import ipaddress
 import re
 
 SCOPES = ("drop", "accept", "off")
+METERING_VARIABLE = "egress_firewall_metering_domains"
 DEFAULT_METERING_DOMAINS = ("*.cognitive.microsoft.com", "*.cognitiveservices.azure.com")
 LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
@@ -111,7 +112,7 @@ def _domain_entries(options, errors):
     if options.get("egress_firewall_translator"):
         domains.append(options.get("egress_firewall_translator_domain", "translatoronprem.blob.core.windows.net"))
     for domain in domains:
-        yield "egress_firewall_metering_domains", domain, metering_ports
+        yield METERING_VARIABLE, domain, metering_ports
     for index, extra in enumerate(options.get("egress_firewall_extra_domains") or []):
         variable = "egress_firewall_extra_domains[{0}]".format(index)
         if not isinstance(extra, dict) or "name" not in extra:
@@ -128,23 +129,32 @@ def _group_domains(entries, table, errors):
     """Group domains by their port list; each group gets one IPv4 and one IPv6 set.
 
     dnsmasq honours one ``nftset=`` line per domain, so a domain listed twice
-    gets the union of its ports in a single group.
+    gets the union of its ports in a single group. Metering domains never share
+    a group with other domains, so their flows can be marked apart (the DPI
+    bypass mark of ``egress_firewall_metering_ct_mark``).
     """
-    ports_by_domain = {}
+    ports_by_domain, metering = {}, set()
     for variable, raw, ports in entries:
         parsed = normalise_domain(variable, raw, errors)
         if parsed and ports:
             ports_by_domain.setdefault(parsed[0], set()).update(ports)
+            if variable == METERING_VARIABLE:
+                metering.add(parsed[0])
     groups = {}
     for domain in sorted(ports_by_domain):
-        groups.setdefault(tuple(sorted(ports_by_domain[domain])), []).append(domain)
+        key = (domain in metering, tuple(sorted(ports_by_domain[domain])))
+        groups.setdefault(key, []).append(domain)
     result = []
-    for index, (ports, domains) in enumerate(sorted(groups.items())):
+    # Metering groups first: they are the ones every policy has.
+    for index, ((is_metering, ports), domains) in enumerate(
+        sorted(groups.items(), key=lambda item: (not item[0][0], item[0][1]))
+    ):
         set_v4, set_v6 = "domains{0}_v4".format(index), "domains{0}_v6".format(index)
         result.append(
             {
                 "domains": domains,
                 "ports": list(ports),
+                "metering": is_metering,
                 "set_v4": set_v4,
                 "set_v6": set_v6,
                 "dnsmasq_nftset": "/{0}/4#inet#{1}#{2},6#inet#{1}#{3}".format("/".join(domains), table, set_v4, set_v6),
@@ -174,6 +184,22 @@ def _proxy(options, errors):
     return {"v4": v4, "v6": v6, "port": ports[0] if ports else None}
 
 
+def _ct_mark(options, errors):
+    """The conntrack mark bit(s) set on metering flows, or 0 for none."""
+    value = options.get("egress_firewall_metering_ct_mark") or 0
+    try:
+        mark = int(value, 0) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError):
+        mark = -1
+    if isinstance(value, bool) or not 0 <= mark <= 0xFFFFFFFF:
+        errors.append(
+            "egress_firewall_metering_ct_mark: {0!r} is not a 32-bit mark; give a number such as 0x00100000, "
+            "or 0 for no mark.".format(value)
+        )
+        return 0
+    return mark
+
+
 def build_policy(options, table="aicontainers"):
     """Return the normalised policy, or raise PolicyError listing every problem."""
     errors = []
@@ -183,6 +209,7 @@ def build_policy(options, table="aicontainers"):
         "container_scope": _scope(options, "egress_firewall_container_scope", errors),
         "domain_groups": _group_domains(_domain_entries(options, errors), table, errors),
         "proxy": _proxy(options, errors),
+        "metering_ct_mark": _ct_mark(options, errors),
     }
     policy["static_ports"] = normalise_ports(
         "egress_firewall_static_ports", options.get("egress_firewall_static_ports", [443]), errors

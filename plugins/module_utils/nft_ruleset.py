@@ -20,6 +20,7 @@ unit tests a fake.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 
@@ -87,6 +88,44 @@ def replacement(content, family, name):
     return "{0}\ndelete {0}\n{1}\n".format(header, content.rstrip("\n"))
 
 
+def timeout_set_elements(listing_json):
+    """{set name: [(address, seconds left)]} for the live table's sets with timeouts.
+
+    Those are the sets dnsmasq fills as names resolve; plain address elements
+    only (what dnsmasq adds).
+    """
+    elements = {}
+    for item in json.loads(listing_json or "{}").get("nftables", []):
+        declared = item.get("set")
+        if not declared or "timeout" not in declared.get("flags", []):
+            continue
+        kept = []
+        for element in declared.get("elem", []):
+            inner = element.get("elem", {}) if isinstance(element, dict) else {}
+            if isinstance(inner.get("val"), str) and inner.get("expires", 0) > 0:
+                kept.append((inner["val"], inner["expires"]))
+        elements[declared["name"]] = kept
+    return elements
+
+
+def carried_elements(elements, content, family, name):
+    """``add element`` lines that put the live DNS-learned addresses back after a replacement.
+
+    Replacing the table empties its sets; without this, every destination a
+    client resolved before the change (and still has cached) would be refused
+    until it resolves the name again. Only sets the new content still declares
+    with a timeout get their elements back, each with the time it had left.
+    """
+    lines = []
+    for set_name, members in sorted(elements.items()):
+        declaration = re.search(r"\bset\s+" + re.escape(set_name) + r"\s*\{([^}]*)\}", content)
+        if not members or not declaration or not re.search(r"\bflags\b[^;]*\btimeout\b", declaration.group(1)):
+            continue
+        listed = ", ".join("{0} timeout {1}s".format(value, seconds) for value, seconds in members)
+        lines.append("add element {0} {1} {2} {{ {3} }}\n".format(family, name, set_name, listed))
+    return "".join(lines)
+
+
 def deletion(family, name):
     header = table_header(family, name)
     return "{0}\ndelete {0}\n".format(header)
@@ -105,6 +144,11 @@ class NftTable:
         """The live table as ``nft -s list table`` prints it, or None when absent."""
         rc, out, _err = self.commands.run([self.nft, "-s", "list", "table", self.family, self.name])
         return out if rc == 0 else None
+
+    def timeout_sets(self):
+        """The live timeout sets' elements (see timeout_set_elements), {} when absent."""
+        rc, out, _err = self.commands.run([self.nft, "-j", "list", "table", self.family, self.name])
+        return timeout_set_elements(out) if rc == 0 else {}
 
     def _run_script(self, script, check):
         args = [self.nft, "-c", "-f", "-"] if check else [self.nft, "-f", "-"]

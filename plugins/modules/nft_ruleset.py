@@ -17,6 +17,8 @@ description:
   - Whether the live table already matches is judged by a fingerprint stored in the
     table's comment, so elements added at run time (for example by dnsmasq) do not
     count as a change.
+  - When the table is replaced, the addresses its timeout sets learned at run time are
+    put back with the time they had left, so clients that still cache a name keep reaching it.
   - With O(confirm_timeout), the previous table comes back by itself unless a later
     call with O(confirm=true) arrives in time, which is how a controller proves it
     can still reach the host.
@@ -130,6 +132,7 @@ from ansible_collections.aicontainers.hardening.plugins.module_utils.nft_ruleset
     FAMILIES,
     NftTable,
     RulesetError,
+    carried_elements,
     check_structure,
     deletion,
     live_fingerprint,
@@ -175,7 +178,7 @@ def main():  # noqa: PLR0912 - one linear flow reads better than helpers here
     }
 
     if params["state"] == "absent":
-        script, wanted, after = deletion(family, name), None, ""
+        script, wanted, after, carried = deletion(family, name), None, "", ""
         changed = before is not None
     else:
         try:
@@ -186,6 +189,9 @@ def main():  # noqa: PLR0912 - one linear flow reads better than helpers here
         script = replacement(after, family, name)
         result["fingerprint"] = wanted
         changed = result["previous_fingerprint"] != wanted
+        # The addresses dnsmasq learned survive the replacement (not persisted:
+        # they are run-time state, and expire as they would have).
+        carried = carried_elements(table.timeout_sets(), after, family, name) if changed else ""
 
     if params["confirm"]:
         if not module.check_mode:
@@ -202,7 +208,7 @@ def main():  # noqa: PLR0912 - one linear flow reads better than helpers here
         module.exit_json(**result)
 
     try:
-        table.validate(script)
+        table.validate(script + carried)
     except RulesetError as error:
         module.fail_json(msg="nft rejected the table, nothing was changed: {0}".format(error), **result)
 
@@ -220,7 +226,7 @@ def main():  # noqa: PLR0912 - one linear flow reads better than helpers here
             nft_rollback.arm(nft, family, name, restore, params["confirm_timeout"])
             result["rollback"] = "armed"
         try:
-            table.apply(script)
+            table.apply(script + carried)
         except RulesetError as error:
             module.fail_json(msg="nft could not apply the table: {0}".format(error), **result)
     if params["path"] and params["state"] == "present" and params["confirm_timeout"] <= 0 and not module.check_mode:

@@ -125,3 +125,23 @@ def test_filter_returns_errors_instead_of_raising():
         "egress_firewall_dns_upstreams: 'nope' is not an IP address."
     ]
     assert egress_policy(BASE)["errors"] == []
+
+
+def test_metering_domains_never_share_a_group_with_extra_domains():
+    groups = policy(egress_firewall_extra_domains=[{"name": "mirror.example.com", "ports": [443]}])["domain_groups"]
+    assert [(group["domains"], group["metering"]) for group in groups] == [
+        (["cognitive.microsoft.com", "cognitiveservices.azure.com"], True),
+        (["mirror.example.com"], False),
+    ]
+
+
+@pytest.mark.parametrize("value, expected", [("0x00100000", 0x100000), (16, 16), (None, 0), (0, 0)])
+def test_metering_ct_mark_accepts_numbers_and_hex(value, expected):
+    assert policy(egress_firewall_metering_ct_mark=value)["metering_ct_mark"] == expected
+
+
+@pytest.mark.parametrize("value", ["mark", -1, 2**32, True])
+def test_bad_metering_ct_mark_names_the_variable(value):
+    with pytest.raises(PolicyError) as error:
+        policy(egress_firewall_metering_ct_mark=value)
+    assert str(error.value).startswith("egress_firewall_metering_ct_mark:")

@@ -20,7 +20,10 @@ ROLE = pathlib.Path(__file__).resolve().parents[3] / "roles" / "egress_firewall"
 
 def render(**overrides):
     variables = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
-    variables.update({"egress_firewall_dns_upstreams": ["192.0.2.53"]}, **overrides)
+    # The mark's default is a template (it follows dpi_exemption); Ansible would render it to 0 here.
+    variables.update(
+        {"egress_firewall_dns_upstreams": ["192.0.2.53"], "egress_firewall_metering_ct_mark": 0}, **overrides
+    )
     variables["__egress_firewall_policy"] = build_policy(variables)
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROLE / "templates")), trim_blocks=True)
     return environment.get_template("aicontainers.nft.j2").render(**variables)
@@ -53,6 +56,21 @@ def test_proxy_mode_allows_only_the_proxy():
     assert "@domains0_v4 tcp dport" not in table
 
 
+def test_bypass_mark_is_set_on_metering_flows_only():
+    table = render(
+        egress_firewall_metering_ct_mark="0x00100000",
+        egress_firewall_extra_domains=[{"name": "mirror.example.com", "ports": [443]}],
+    )
+    assert "ip daddr @domains0_v4 tcp dport { 443 } ct mark set ct mark or 0x00100000 accept" in table
+    assert "ip daddr @domains1_v4 tcp dport { 443 } accept" in table
+    assert "ct mark set" not in render()
+
+
+def test_proxy_flows_carry_the_bypass_mark():
+    table = render(egress_firewall_metering_ct_mark=16, egress_firewall_proxy={"address": "10.0.0.5", "port": 3128})
+    assert "ip daddr 10.0.0.5 tcp dport 3128 ct mark set ct mark or 0x00000010 accept" in table
+
+
 @pytest.mark.skipif(shutil.which("nft") is None, reason="nft is not installed")
 @pytest.mark.parametrize(
     "overrides",
@@ -64,6 +82,11 @@ def test_proxy_mode_allows_only_the_proxy():
         },
         {"egress_firewall_proxy": {"address": "10.0.0.5", "port": 3128}},
         {"egress_firewall_host_scope": "off"},
+        {
+            "egress_firewall_metering_ct_mark": "0x00100000",
+            "egress_firewall_extra_domains": [{"name": "mirror.example.com", "ports": [443]}],
+        },
+        {"egress_firewall_metering_ct_mark": 16, "egress_firewall_proxy": {"address": "10.0.0.5", "port": 3128}},
     ],
 )
 def test_nft_accepts_the_rendered_table(overrides):

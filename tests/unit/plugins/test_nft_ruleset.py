@@ -1,6 +1,10 @@
 """nft_ruleset: only our table, fingerprints, one-transaction replacement, rollback."""
 
+import json
 import os
+import shutil
+import subprocess
+import uuid
 
 import pytest
 
@@ -8,11 +12,13 @@ from ansible_collections.aicontainers.hardening.plugins.module_utils import nft_
 from ansible_collections.aicontainers.hardening.plugins.module_utils.nft_ruleset import (
     NftTable,
     RulesetError,
+    carried_elements,
     check_structure,
     deletion,
     fingerprint,
     live_fingerprint,
     replacement,
+    timeout_set_elements,
     with_fingerprint,
     write_if_changed,
 )
@@ -129,3 +135,67 @@ def test_the_watchdog_restores_when_nobody_confirms(tmp_path):
     )
     assert loaded.read_text() == "OLD TABLE"
     assert nft_rollback.confirm("inet", "t", state_dir=str(tmp_path)) == "rolled-back"
+
+
+LEARNED_SETS = """
+table inet aicontainers {
+\tset domains0_v4 { type ipv4_addr; flags timeout; timeout 3600s; }
+\tset static_v4 { type ipv4_addr; flags interval; }
+}
+"""
+
+
+def test_carried_elements_put_learned_addresses_back_in_sets_still_declared():
+    elements = {"domains0_v4": [("192.0.2.10", 3000)], "gone_v4": [("192.0.2.11", 50)], "static_v4": []}
+    assert carried_elements(elements, LEARNED_SETS, "inet", "aicontainers") == (
+        "add element inet aicontainers domains0_v4 { 192.0.2.10 timeout 3000s }\n"
+    )
+
+
+def test_timeout_set_elements_reads_what_nft_lists():
+    listing = json.dumps(
+        {
+            "nftables": [
+                {"metainfo": {}},
+                {
+                    "set": {
+                        "name": "domains0_v4",
+                        "flags": ["timeout"],
+                        "elem": [{"elem": {"val": "192.0.2.10", "timeout": 3600, "expires": 2999}}],
+                    }
+                },
+                {"set": {"name": "static_v4", "flags": ["interval"], "elem": [{"prefix": {}}]}},
+            ]
+        }
+    )
+    assert timeout_set_elements(listing) == {"domains0_v4": [("192.0.2.10", 2999)]}
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("nft"), reason="needs root and nft")
+def test_learned_addresses_survive_a_real_replacement():
+    namespace = "aichunit-" + uuid.uuid4().hex[:8]
+    subprocess.run(["ip", "netns", "add", namespace], check=True)
+    try:
+        nft = ["ip", "netns", "exec", namespace, "nft"]
+        subprocess.run([*nft, "-f", "-"], input=LEARNED_SETS, text=True, check=True)
+        subprocess.run([*nft, "add element inet aicontainers domains0_v4 { 192.0.2.10 }"], check=True)
+        listing = subprocess.run(
+            [*nft, "-j", "list", "table", "inet", "aicontainers"], capture_output=True, text=True, check=True
+        )
+        changed = LEARNED_SETS.replace("flags interval;", "flags interval; auto-merge;")
+        script = replacement(changed, "inet", "aicontainers") + carried_elements(
+            timeout_set_elements(listing.stdout), changed, "inet", "aicontainers"
+        )
+        subprocess.run([*nft, "-f", "-"], input=script, text=True, check=True)
+        after = subprocess.run(
+            [*nft, "list", "set", "inet", "aicontainers", "domains0_v4"], capture_output=True, text=True, check=True
+        )
+        assert (
+            "192.0.2.10" in after.stdout
+            and "auto-merge"
+            in subprocess.run(
+                [*nft, "list", "table", "inet", "aicontainers"], capture_output=True, text=True, check=True
+            ).stdout
+        )
+    finally:
+        subprocess.run(["ip", "netns", "del", namespace], check=False)

@@ -1,0 +1,62 @@
+# Copyright: aicontainers.hardening contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters that render "do not decrypt" policies for the Azure AI metering channels.
+
+This file holds four filters, so each has its documentation in a YAML file
+named after it beside this one (dpi_appliance_policy.yml, ...), which is how
+ansible-doc finds the documentation of filters that share a file.
+The logic lives in module_utils/dpi_policy.py.
+"""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.aicontainers.hardening.plugins.module_utils.dpi_policy import (
+    DEFAULT_NAME,
+    DEFAULT_SID_BASE,
+    DpiPolicyError,
+    normalise_domains,
+    render,
+    render_squid_splice,
+    render_suricata_pass_rules,
+)
+
+
+def _rendered(renderer, *args, **options):
+    """Call a renderer and turn its one-sentence error into a filter error."""
+    try:
+        return renderer(*args, **options)
+    except (DpiPolicyError, TypeError) as error:
+        raise AnsibleFilterError(str(error)) from error
+
+
+def dpi_domain_errors(domains):
+    """[] when the domains are valid, else the one sentence saying what to fix."""
+    try:
+        normalise_domains(domains)
+    except DpiPolicyError as error:
+        return [str(error)]
+    return []
+
+
+def dpi_appliance_policy(domains, appliance, **options):
+    return _rendered(render, appliance, domains, **options)
+
+
+def dpi_suricata_pass_rules(domains, sid_base=DEFAULT_SID_BASE, name=DEFAULT_NAME):
+    return _rendered(render_suricata_pass_rules, domains, sid_base=sid_base, name=name)
+
+
+def dpi_squid_splice(domains, acl_name=DEFAULT_NAME):
+    return _rendered(render_squid_splice, domains, name=acl_name)
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "dpi_appliance_policy": dpi_appliance_policy,
+            "dpi_domain_errors": dpi_domain_errors,
+            "dpi_suricata_pass_rules": dpi_suricata_pass_rules,
+            "dpi_squid_splice": dpi_squid_splice,
+        }

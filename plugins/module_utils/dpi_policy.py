@@ -1,0 +1,526 @@
+# Copyright: aicontainers.hardening contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Render "do not decrypt / do not inspect" policies for the Azure AI metering channels.
+
+An Azure AI container reports its usage to Azure over TLS. A middlebox that
+decrypts that channel (TLS interception, "SSL bump", deep inspection) replaces
+the server certificate, the container refuses it, cannot meter and stops
+answering. The network team therefore needs an exemption on whatever appliance
+sits on the path. This module turns one list of domain patterns into the text
+each kind of appliance takes, for the team to review and apply.
+
+A pattern is either a name (``translatoronprem.blob.core.windows.net``: that
+name only) or a wildcard (``*.cognitive.microsoft.com``: the domain itself and
+every name under it, on label boundaries). Each vendor matches names its own
+way, so each renderer translates that meaning:
+
+* PAN-OS URL lists: ``*.x/`` needs at least one label in front of ``x`` (it
+  matches ``a.b.x`` too) and never matches ``x`` itself, so a wildcard becomes
+  ``x/`` and ``*.x/``. The trailing slash stops ``x.attacker.example`` from
+  matching, which an entry without it would.
+* FortiGate: wildcard FQDN objects for ``*.x`` and FQDN addresses for plain
+  names and the apex of each wildcard.
+* Cisco Secure Firewall: Subject DN ``CN=*.x`` skips the apex, so it gets its own CN.
+* Suricata: ``tls.sni; dotprefix; content:".x"; endswith;`` matches ``x`` and
+  every name under it; a plain name must match the whole SNI.
+* Squid: ``.x`` already means ``x`` and every name under it.
+
+Every problem with the input raises :class:`DpiPolicyError` with one sentence
+that names the role variable and says what to fix.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+DEFAULT_DOMAINS = ("*.cognitive.microsoft.com", "*.cognitiveservices.azure.com")
+TRANSLATOR_DOMAIN = "translatoronprem.blob.core.windows.net"
+DEFAULT_NAME = "aicontainers-metering"
+DEFAULT_DESCRIPTION = "Azure AI container metering: do not decrypt (aicontainers.hardening)"
+# The predefined "deep-inspection" profile is read-only on current FortiOS;
+# "custom-deep-inspection" is the editable one most sites use.
+DEFAULT_FORTIGATE_PROFILE = "custom-deep-inspection"
+# Suricata keeps sids 1000000-1999999 for local rules.
+DEFAULT_SID_BASE = 1_650_000
+
+DOMAINS_VARIABLE = "dpi_exemption_domains"
+NAME_VARIABLE = "dpi_exemption_policy_name"
+DESCRIPTION_VARIABLE = "dpi_exemption_description"
+PROFILE_VARIABLE = "dpi_exemption_fortigate_profile"
+SID_BASE_VARIABLE = "dpi_exemption_suricata_sid_base"
+APPLIANCE_VARIABLE = "dpi_exemption_appliances"
+
+LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+# Object names that every appliance here accepts unquoted and unescaped.
+OBJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+MAX_NAME = 31  # PAN-OS custom URL categories take at most 31 characters
+MAX_FORTIGATE_PROFILE = 47
+MAX_FORTIGATE_OBJECT = 79
+MAX_DESCRIPTION = 255  # FortiOS comments and PAN-OS category descriptions
+MAX_SID = 2**32 - 1
+HTTPS_PORT = 443
+
+
+class DpiPolicyError(ValueError):
+    """The variables describe no valid policy; the message says which and how to fix it."""
+
+
+class DomainPattern(NamedTuple):
+    """One normalised pattern: ``name`` is the domain without ``*.``."""
+
+    name: str
+    wildcard: bool
+
+    @property
+    def pattern(self):
+        return "*." + self.name if self.wildcard else self.name
+
+    def covers(self, other):
+        """True when every name ``other`` matches is already matched by this pattern."""
+        if not self.wildcard:
+            return self == other
+        return other.name == self.name or other.name.endswith("." + self.name)
+
+
+# ---------------------------------------------------------------------------
+# Validation
+
+
+def normalise_domain(value):
+    """Return the DomainPattern for one entry of dpi_exemption_domains, or raise."""
+    if not isinstance(value, str) or not value:
+        raise DpiPolicyError(
+            f"{DOMAINS_VARIABLE}: every entry must be a domain name such as '*.cognitive.microsoft.com', got {value!r}."
+        )
+    if any(character.isspace() for character in value):
+        raise DpiPolicyError(f"{DOMAINS_VARIABLE}: {value!r} contains whitespace; remove it.")
+    if value.endswith("."):
+        raise DpiPolicyError(f"{DOMAINS_VARIABLE}: {value!r} ends with a dot; write it without the trailing dot.")
+    lowered = value.lower()
+    wildcard = lowered.startswith("*.")
+    name = lowered[2:] if wildcard else lowered
+    if "*" in name:
+        raise DpiPolicyError(
+            f"{DOMAINS_VARIABLE}: {value!r} has a '*' that is not the whole leftmost label; "
+            "write wildcards as in '*.cognitive.microsoft.com'."
+        )
+    labels = name.split(".")
+    if len(labels) < 2 or len(name) > 253 or not all(LABEL.match(label) for label in labels):
+        raise DpiPolicyError(
+            f"{DOMAINS_VARIABLE}: {value!r} is not a valid domain name; use letters, digits and hyphens "
+            "in at least two dot-separated labels."
+        )
+    return DomainPattern(name, wildcard)
+
+
+def normalise_domains(domains):
+    """Validate dpi_exemption_domains and return its DomainPatterns in the order given.
+
+    Upper case is lowered. A pattern that another one already covers (a repeat,
+    or ``a.x`` next to ``*.x``) is dropped: Squid warns about such overlaps and
+    the other appliances would only match the same names twice.
+    """
+    if isinstance(domains, (str, bytes)) or not isinstance(domains, (list, tuple)):
+        raise DpiPolicyError(
+            f"{DOMAINS_VARIABLE}: give a list of domain names such as ['*.cognitive.microsoft.com'], got {domains!r}."
+        )
+    if not domains:
+        raise DpiPolicyError(
+            f"{DOMAINS_VARIABLE}: list at least one domain (the metering defaults are {', '.join(DEFAULT_DOMAINS)})."
+        )
+    patterns = [normalise_domain(value) for value in domains]
+    kept = []
+    for pattern in patterns:
+        covered_by_wider = any(other != pattern and other.wildcard and other.covers(pattern) for other in patterns)
+        if not covered_by_wider and pattern not in kept:
+            kept.append(pattern)
+    return kept
+
+
+def check_object_name(variable, value, max_length):
+    if not isinstance(value, str) or len(value) > max_length or not OBJECT_NAME.match(value):
+        raise DpiPolicyError(
+            f"{variable}: {value!r} must be 1 to {max_length} letters, digits, '-', '_' or '.', "
+            "starting with a letter or digit."
+        )
+    return value
+
+
+def check_description(value):
+    """Descriptions go inside double quotes on every appliance, so keep them plain."""
+    printable = isinstance(value, str) and all(" " <= character <= "~" for character in value)
+    if not printable or '"' in value or "\\" in value or not 0 < len(value) <= MAX_DESCRIPTION:
+        raise DpiPolicyError(
+            f"{DESCRIPTION_VARIABLE}: give 1 to {MAX_DESCRIPTION} printable ASCII characters "
+            "without double quotes or backslashes."
+        )
+    return value
+
+
+def check_sid_base(value, rule_count):
+    """A whole number; digits in a string are fine too (extra vars arrive as strings)."""
+    top = MAX_SID - rule_count + 1
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+        raise DpiPolicyError(
+            f"{SID_BASE_VARIABLE}: give a whole number from 1 to {top} (local rules usually use 1000000-1999999)."
+        )
+    return value
+
+
+# ---------------------------------------------------------------------------
+# Shared pieces
+
+
+def apex_and_names(patterns):
+    """The exact names to match: every plain name, and the apex ``x`` of every ``*.x``."""
+    return [pattern.name for pattern in patterns]
+
+
+def wildcards(patterns):
+    return [pattern.name for pattern in patterns if pattern.wildcard]
+
+
+def header(title, description, how_to_apply):
+    """The ``#`` comment block that opens every rendered file."""
+    lines = [title, description, f"Generated by aicontainers.hardening (dpi_exemption) from {DOMAINS_VARIABLE}."]
+    lines += how_to_apply
+    return [f"# {line}" if line else "#" for line in lines]
+
+
+def text(lines):
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------
+# PAN-OS
+
+
+def panos_patterns(domains):
+    """URL-list entries for a PAN-OS custom URL category, in the order given.
+
+    ``*.x/`` matches any number of labels in front of ``x`` but not ``x`` itself,
+    so a wildcard also needs ``x/``. The trailing slash keeps ``x`` from
+    matching ``x.attacker.example`` (PAN-OS adds an implicit ``*`` otherwise).
+    """
+    entries = []
+    for pattern in normalise_domains(domains):
+        wanted = [pattern.name + "/"]
+        if pattern.wildcard:
+            wanted.append("*." + pattern.name + "/")
+        entries += [entry for entry in wanted if entry not in entries]
+    return entries
+
+
+def panos_exclusion_hosts(domains):
+    """Host names for the SSL Decryption Exclusion list, whose ``*`` matches one label only.
+
+    So a wildcard needs the apex, ``*.x`` and ``*.*.x`` (regional names such as
+    ``westus.api.cognitive.microsoft.com`` sit two labels under the domain).
+    """
+    hosts = []
+    for pattern in normalise_domains(domains):
+        wanted = [pattern.name]
+        if pattern.wildcard:
+            wanted += ["*." + pattern.name, "*.*." + pattern.name]
+        hosts += [host for host in wanted if host not in hosts]
+    return hosts
+
+
+def render_panos(domains, name=DEFAULT_NAME, description=DEFAULT_DESCRIPTION):
+    """PAN-OS configure-mode ``set`` commands: a custom URL category and a no-decrypt rule."""
+    check_object_name(NAME_VARIABLE, name, MAX_NAME)
+    check_description(description)
+    category = f"set profiles custom-url-category {name}"
+    rule = f"set rulebase decryption rules {name}"
+    lines = header(
+        f"PAN-OS: do not decrypt the Azure AI metering channels ({name}).",
+        description,
+        [
+            "Review, then paste the set lines in configure mode and commit (the # lines are notes, not commands).",
+            "This is for a single-vsys firewall; on Panorama, write 'device-group <group> profiles' for 'profiles'",
+            "and 'device-group <group> pre-rulebase' for 'rulebase'.",
+            "A decryption rule matches the URL category against the TLS SNI (or the certificate name).",
+            "The exemption lives in the decryption rulebase, where policy reviews look; the SSL Decryption",
+            "Exclusion list at the end is the alternative (its '*' matches one label, hence '*.*.' too).",
+            "",
+        ],
+    )
+    lines += [
+        f'{category} type "URL List"',
+        f'{category} description "{description}"',
+        f"{category} list [ {' '.join(panos_patterns(domains))} ]",
+        f'{rule} description "{description}"',
+        f"{rule} from any",
+        f"{rule} to any",
+        f"{rule} source any",
+        f"{rule} destination any",
+        f"{rule} source-user any",
+        f"{rule} service service-https",
+        f"{rule} category {name}",
+        f"{rule} type ssl-forward-proxy",
+        f"{rule} action no-decrypt",
+        "# Best practice: attach a no-decryption profile that blocks expired and untrusted",
+        "# certificates (not possible for TLS 1.3, whose certificate is encrypted):",
+        f"# {rule} profile <no-decryption-profile>",
+        "# The first matching decryption rule wins, so this one goes above every decrypt rule.",
+        f"move rulebase decryption rules {name} top",
+        "# Alternative to the rule above: the SSL Decryption Exclusion list.",
+    ]
+    lines += [
+        f'# set shared ssl-decrypt ssl-exclude-cert "{host}" exclude yes' for host in panos_exclusion_hosts(domains)
+    ]
+    return text(lines)
+
+
+# ---------------------------------------------------------------------------
+# FortiGate
+
+
+def fortigate_object_name(prefix, kind, domain):
+    """A readable object name such as ``aicontainers-metering-wildcard.cognitive.microsoft.com``."""
+    name = f"{prefix}-{kind}.{domain}" if kind else f"{prefix}-{domain}"
+    if len(name) > MAX_FORTIGATE_OBJECT:
+        raise DpiPolicyError(
+            f"{DOMAINS_VARIABLE}: {domain!r} makes the FortiGate object name {name!r} longer than "
+            f"{MAX_FORTIGATE_OBJECT} characters; shorten {NAME_VARIABLE}."
+        )
+    return name
+
+
+def fortigate_table(table, entries):
+    """``config <table>`` with one ``edit`` block per (name, [set lines]) entry."""
+    lines = [f"config {table}"]
+    for name, settings in entries:
+        lines.append(f'    edit "{name}"')
+        lines += [f"        {setting}" for setting in settings]
+        lines.append("    next")
+    lines.append("end")
+    return lines
+
+
+def fortigate_members(names):
+    return "set member " + " ".join(f'"{name}"' for name in names)
+
+
+def fortigate_wildcard_objects(prefix, domains, comment):
+    """A wildcard FQDN object per ``*.x`` and a group of them; returns (group name, lines)."""
+    group = f"{prefix}-wildcards"
+    objects = [(fortigate_object_name(prefix, "wildcard", domain), domain) for domain in domains]
+    lines = fortigate_table(
+        "firewall wildcard-fqdn custom",
+        [(obj, [f'set wildcard-fqdn "*.{domain}"', comment]) for obj, domain in objects],
+    )
+    lines += fortigate_table(
+        "firewall wildcard-fqdn group", [(group, [fortigate_members(obj for obj, _domain in objects), comment])]
+    )
+    return group, lines
+
+
+def fortigate_fqdn_addresses(prefix, domains, comment):
+    """An FQDN address per exact name and an address group of them; returns (group name, lines)."""
+    group = f"{prefix}-names"
+    objects = [(fortigate_object_name(prefix, "", domain), domain) for domain in domains]
+    lines = fortigate_table(
+        "firewall address",
+        [(obj, ["set type fqdn", f'set fqdn "{domain}"', comment]) for obj, domain in objects],
+    )
+    lines += fortigate_table(
+        "firewall addrgrp", [(group, [fortigate_members(obj for obj, _domain in objects), comment])]
+    )
+    return group, lines
+
+
+def fortigate_ssl_exempt(profile, exemptions):
+    """Append each exemption (a list of set lines) to the profile's ssl-exempt table."""
+    lines = ["config firewall ssl-ssh-profile", f'    edit "{profile}"', "        config ssl-exempt"]
+    for settings in exemptions:
+        lines.append("            edit 0")
+        lines += [f"                {setting}" for setting in settings]
+        lines.append("            next")
+    return [*lines, "        end", "    next", "end"]
+
+
+def render_fortigate(
+    domains, name=DEFAULT_NAME, description=DEFAULT_DESCRIPTION, ssl_ssh_profile=DEFAULT_FORTIGATE_PROFILE
+):
+    """FortiOS 6.2+ CLI: wildcard FQDN objects, FQDN addresses and SSL/SSH inspection exemptions."""
+    check_object_name(NAME_VARIABLE, name, MAX_NAME)
+    check_description(description)
+    check_object_name(PROFILE_VARIABLE, ssl_ssh_profile, MAX_FORTIGATE_PROFILE)
+    patterns = normalise_domains(domains)
+    comment = f'set comment "{description}"'
+    lines = header(
+        f"FortiGate (FortiOS 6.2 or later): do not inspect the Azure AI metering channels ({name}).",
+        description,
+        [
+            "Review, then paste into the CLI of the VDOM whose firewall policy carries the containers' traffic.",
+            "Wildcards (*.x) are wildcard FQDN objects, matched by server name. A wildcard does not match x",
+            "itself, so x and every plain name are FQDN addresses; an exemption by address matches the IPs",
+            "that name resolves to, which can be shared (for example by every storage account on a",
+            "*.blob.core.windows.net front end).",
+            f'The exemptions go into the SSL/SSH inspection profile "{ssl_ssh_profile}"; "edit 0" adds each',
+            "one with the next free ID, so existing exemptions are kept.",
+            "",
+        ],
+    )
+    exemptions = []
+    if wildcards(patterns):
+        group, object_lines = fortigate_wildcard_objects(name, wildcards(patterns), comment)
+        lines += object_lines
+        exemptions.append(["set type wildcard-fqdn", f'set wildcard-fqdn "{group}"'])
+    group, object_lines = fortigate_fqdn_addresses(name, apex_and_names(patterns), comment)
+    lines += object_lines
+    exemptions.append(["set type address", f'set address "{group}"'])
+    lines += fortigate_ssl_exempt(ssl_ssh_profile, exemptions)
+    return text(lines)
+
+
+# ---------------------------------------------------------------------------
+# Cisco Secure Firewall (FMC-managed FTD)
+
+
+def cisco_subject_dns(domains):
+    """Subject DN conditions: ``CN=*.x`` skips ``x`` itself, so each wildcard also gets ``CN=x``."""
+    dns = []
+    for pattern in normalise_domains(domains):
+        dns.append("CN=" + pattern.name)
+        if pattern.wildcard:
+            dns.append("CN=*." + pattern.name)
+    return dns
+
+
+def render_cisco(domains, name=DEFAULT_NAME, description=DEFAULT_DESCRIPTION):
+    """A reviewable YAML description of an FMC "Do Not Decrypt" rule (FMC has no CLI for it)."""
+    check_object_name(NAME_VARIABLE, name, MAX_NAME)
+    check_description(description)
+    lines = ["---"]
+    lines += header(
+        f"Cisco Secure Firewall (FTD managed by FMC): do not decrypt the Azure AI metering channels ({name}).",
+        description,
+        [
+            "FMC has no configuration CLI for decryption rules: review this, then create the rule in FMC:",
+            "  Policies > Access Control > Decryption (before FMC 7.3: Policies > Access Control > SSL),",
+            "  edit the decryption policy your access control policy uses, Add Rule, fill in the fields",
+            "  below (type each subject DN at the 'Enter DN or CN' prompt of the DN tab), save and deploy.",
+            "The device compares the TLS SNI with the subject DNs when the SNI matches the server",
+            "certificate, and the certificate's CN otherwise. CN=*.x matches every name under x but not x.",
+            "",
+        ],
+    )
+    lines += [
+        "decryption_rule:",
+        f"  name: {name}",
+        "  action: Do Not Decrypt",
+        "  position: above every Decrypt - Resign and Decrypt - Known Key rule",
+        "  conditions:",
+        "    ports:",
+        f'      - "HTTPS (TCP {HTTPS_PORT})"',
+        "    subject_dns:",
+    ]
+    lines += [f'      - "{dn}"' for dn in cisco_subject_dns(domains)]
+    lines += [
+        "  logging: Log at End of Connection",
+        f'  comment: "{description}"',
+    ]
+    return text(lines)
+
+
+# ---------------------------------------------------------------------------
+# Suricata
+
+
+def suricata_sni_match(pattern):
+    """The detection part of a pass rule for one pattern."""
+    if pattern.wildcard:
+        # dotprefix turns "a.x" into ".a.x" and "x" into ".x": both end with ".x",
+        # "evilx" does not.
+        return f'tls.sni; dotprefix; content:".{pattern.name}"; endswith; nocase;'
+    return f'tls.sni; content:"{pattern.name}"; startswith; endswith; nocase;'
+
+
+def render_suricata_pass_rules(domains, sid_base=DEFAULT_SID_BASE, name=DEFAULT_NAME, description=DEFAULT_DESCRIPTION):
+    """Suricata 6+ pass rules on the TLS SNI, one per pattern, numbered from sid_base."""
+    check_object_name(NAME_VARIABLE, name, MAX_NAME)
+    check_description(description)
+    patterns = normalise_domains(domains)
+    sid_base = check_sid_base(sid_base, len(patterns))
+    lines = header(
+        f"Suricata 6 or later: do not inspect the Azure AI metering channels ({name}).",
+        description,
+        [
+            "Review, then add this file to rule-files in suricata.yaml (or to your local rules).",
+            "A matching pass rule passes the rest of the flow, and pass comes first in the default",
+            "action-order (pass, drop, reject, alert), so no drop or alert rule acts on these connections.",
+            "",
+        ],
+    )
+    for offset, pattern in enumerate(patterns):
+        lines.append(
+            f'pass tls any any -> any {HTTPS_PORT} (msg:"{name}: do not inspect {pattern.pattern}"; '
+            f"flow:established,to_server; {suricata_sni_match(pattern)} sid:{sid_base + offset}; rev:1;)"
+        )
+    lines += [
+        "",
+        "# Wider alternative: stop inspecting every TLS flow once the handshake is done",
+        "# (suricata.yaml; not just these names):",
+        "#   app-layer:",
+        "#     protocols:",
+        "#       tls:",
+        "#         encryption-handling: bypass",
+    ]
+    return text(lines)
+
+
+# ---------------------------------------------------------------------------
+# Squid
+
+
+def squid_server_names(domains):
+    """ssl::server_name values: a leading dot means the domain and every name under it."""
+    return [("." if pattern.wildcard else "") + pattern.name for pattern in normalise_domains(domains)]
+
+
+def render_squid_splice(domains, name=DEFAULT_NAME, description=DEFAULT_DESCRIPTION):
+    """Squid 5+ ``acl`` and ``ssl_bump`` lines that splice (never bump) these names; ``name`` is the ACL."""
+    check_object_name(NAME_VARIABLE, name, MAX_NAME)
+    check_description(description)
+    step1 = name + ("_step1" if "_" in name else "-step1")  # in the name's own style
+    lines = header(
+        f"Squid 5 or later with SslBump: splice (do not decrypt) the Azure AI metering channels ({name}).",
+        description,
+        [
+            "ssl::server_name needs a Squid built with OpenSSL (Debian and Ubuntu: the squid-openssl package).",
+            "These lines must come before every other ssl_bump line: Squid applies the first matching action.",
+            "Peeking at step 1 reads the TLS SNI and still allows bumping other traffic later.",
+            "",
+        ],
+    )
+    lines += [f"acl {name} ssl::server_name {server_name}" for server_name in squid_server_names(domains)]
+    lines += [
+        f"acl {step1} at_step SslBump1",
+        f"ssl_bump peek {step1}",
+        f"ssl_bump splice {name}",
+    ]
+    return text(lines)
+
+
+# ---------------------------------------------------------------------------
+
+RENDERERS = {
+    "panos": render_panos,
+    "fortigate": render_fortigate,
+    "cisco": render_cisco,
+    "suricata": render_suricata_pass_rules,
+    "squid": render_squid_splice,
+}
+
+
+def render(appliance, domains, **options):
+    """Render the policy for one appliance named in RENDERERS."""
+    renderer = RENDERERS.get(appliance)
+    if renderer is None:
+        raise DpiPolicyError(f"{APPLIANCE_VARIABLE}: {appliance!r} is not one of {', '.join(RENDERERS)}.")
+    return renderer(domains, **options)
