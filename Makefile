@@ -10,8 +10,8 @@ SHELL        := /bin/bash
 PYTHON       ?= python3.11
 VENV         := .venv
 BIN          := $(CURDIR)/$(VENV)/bin
-SCENARIOS    ?= smoke egress_firewall ai_container mtls_frontend dpi_exemption
-DEMO_SCENARIO ?= ai_container
+SCENARIOS    ?= smoke egress_firewall ai_container mtls_frontend dpi_exemption site
+DEMO_SCENARIO ?= site
 COLLECTIONS  := $(CURDIR)/.cache/collections
 
 # Playbooks and Molecule find this checkout as aicontainers.hardening through
@@ -26,9 +26,10 @@ export PATH := $(BIN):$(PATH)
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
 
-demo: host venv images collection  ## bring the lab up, harden it and show it working (left running; `make clean` removes it)
+demo: host venv images collection  ## bring the lab up, run site.yml and verify.yml, show the report (left running; `make clean` removes it)
 	molecule converge -s $(DEMO_SCENARIO)
-	@scripts/demo-summary.sh
+	molecule side-effect -s $(DEMO_SCENARIO)
+	@scripts/demo-summary.sh .cache/verify-report
 
 test: host venv images collection  ## every check: lint, unit, sanity, build, every Molecule scenario
 	@scripts/test-all.sh $(SCENARIOS)

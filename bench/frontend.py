@@ -18,7 +18,7 @@ Needs nginx, haproxy, openssl, gcc and libssl-dev (`make bench` installs them).
 """
 
 import argparse
-import datetime
+import importlib.util
 import ipaddress
 import os
 import pathlib
@@ -32,9 +32,9 @@ import time
 import jinja2
 import yaml
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 ROLE = ROOT / "roles" / "mtls_frontend"
@@ -42,39 +42,34 @@ PORTS = {"ours": 18443, "naive": 18444, "self": 18445, "haproxy": 18446, "direct
 TARGETS = ["ours", "haproxy", "naive", "self", "direct"]
 
 
+def load_make_cert():
+    """The lab's certificate builder (tests/lab/make_cert.py), shared with the tests."""
+    spec = importlib.util.spec_from_file_location("make_cert", ROOT / "tests" / "lab" / "make_cert.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def make_pki(directory):
-    def name(text):
-        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
+    make_cert = load_make_cert()
 
     def issue(subject, issuer_name, public_key, signing_key, *, ca=False, san=None, usage=None):
-        now = datetime.datetime.now(datetime.UTC)
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(name(subject))
-            .issuer_name(name(issuer_name))
-            .public_key(public_key)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=2))
-            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        return make_cert.build(
+            make_cert.name(subject),
+            make_cert.name(issuer_name),
+            public_key,
+            signing_key,
+            ca=ca,
+            days=2,
+            sans=san or (),
+            usage=usage,
         )
-        if san:
-            builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
-        if usage:
-            builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-        return builder.sign(signing_key, hashes.SHA256())
 
     def save(path, *items):
         with open(path, "wb") as handle:
             for item in items:
                 if isinstance(item, rsa.RSAPrivateKey):
-                    handle.write(
-                        item.private_bytes(
-                            serialization.Encoding.PEM,
-                            serialization.PrivateFormat.TraditionalOpenSSL,
-                            serialization.NoEncryption(),
-                        )
-                    )
+                    handle.write(make_cert.pem_key(item))
                 else:
                     handle.write(item.public_bytes(serialization.Encoding.PEM))
 

@@ -228,6 +228,16 @@ def build_policy(options, table="aicontainers"):
     policy["ntp_v4"], policy["ntp_v6"] = normalise_networks(
         "egress_firewall_ntp_servers", options.get("egress_firewall_ntp_servers"), errors, hosts_only=True
     )
+    # Private destinations of the host's own processes, allowed in proxy mode
+    # too: a frontend's replicas on other AI hosts, for example.
+    policy["internal_v4"], policy["internal_v6"] = normalise_networks(
+        "egress_firewall_internal_cidrs", options.get("egress_firewall_internal_cidrs"), errors
+    )
+    policy["internal_ports"] = (
+        normalise_ports("egress_firewall_internal_ports", options.get("egress_firewall_internal_ports"), errors)
+        if policy["internal_v4"] or policy["internal_v6"]
+        else []
+    )
     policy["management_ports"] = normalise_ports(
         "egress_firewall_management_ports", options.get("egress_firewall_management_ports", [22]), errors
     )

@@ -20,10 +20,15 @@ def name(common_name):
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def build(subject, issuer, public_key, signing_key, *, ca, days):
+def build(subject, issuer, public_key, signing_key, *, ca, days, sans=(), usage=ExtendedKeyUsageOID.CLIENT_AUTH):
+    """A certificate valid for ``days`` (negative: expired ``days`` ago); the lab's one builder.
+
+    The unit tests and the frontend benchmark load this file too, so there is
+    one way to make a test certificate. ``usage`` applies to leaf certificates.
+    """
     now = datetime.datetime.now(datetime.UTC)
     start, end = (
-        (now - datetime.timedelta(days=10), now - datetime.timedelta(days=1))
+        (now - datetime.timedelta(days=10), now - datetime.timedelta(days=-days))
         if days < 0
         else (now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=days))
     )
@@ -37,8 +42,10 @@ def build(subject, issuer, public_key, signing_key, *, ca, days):
         .not_valid_after(end)
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
-    if not ca:
-        builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(list(sans)), critical=False)
+    if not ca and usage:
+        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
     return builder.sign(signing_key, hashes.SHA256())
 
 

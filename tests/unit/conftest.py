@@ -1,6 +1,5 @@
 """Shared fixtures: load the lab's scripts as modules and make a throwaway PKI."""
 
-import datetime
 import importlib.util
 import ipaddress
 import pathlib
@@ -9,9 +8,9 @@ import tempfile
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 LAB = ROOT / "tests" / "lab"
@@ -49,41 +48,24 @@ def labnet():
     return load_script("labnet", "internet/labnet.py")
 
 
-def _name(common_name):
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
-def _certificate(subject, issuer, public_key, signing_key, *, ca, sans=()):
-    now = datetime.datetime.now(datetime.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name(subject))
-        .issuer_name(_name(issuer))
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if sans:
-        builder = builder.add_extension(x509.SubjectAlternativeName(list(sans)), critical=False)
-    return builder.sign(signing_key, hashes.SHA256())
-
-
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory):
     """A CA and a server certificate for 127.0.0.1/localhost, as PEM files."""
+    make_cert = load_script("make_cert", "make_cert.py")
     directory = tmp_path_factory.mktemp("pki")
+    ca_name = make_cert.name("unit test CA")
     ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    ca_cert = _certificate("unit test CA", "unit test CA", ca_key.public_key(), ca_key, ca=True)
+    ca_cert = make_cert.build(ca_name, ca_name, ca_key.public_key(), ca_key, ca=True, days=1)
     server_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    server_cert = _certificate(
-        "localhost",
-        "unit test CA",
+    server_cert = make_cert.build(
+        make_cert.name("localhost"),
+        ca_name,
         server_key.public_key(),
         ca_key,
         ca=False,
+        days=1,
         sans=(x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))),
+        usage=ExtendedKeyUsageOID.SERVER_AUTH,
     )
     paths = {name: directory / (name + ".pem") for name in ("ca", "cert", "key")}
     paths["ca"].write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))

@@ -145,3 +145,10 @@ def test_bad_metering_ct_mark_names_the_variable(value):
     with pytest.raises(PolicyError) as error:
         policy(egress_firewall_metering_ct_mark=value)
     assert str(error.value).startswith("egress_firewall_metering_ct_mark:")
+
+
+def test_internal_destinations_need_ports():
+    assert errors(egress_firewall_internal_cidrs=["10.0.1.0/24"]) == [
+        "egress_firewall_internal_ports: give at least one TCP port (for example 443)."
+    ]
+    assert policy()["internal_ports"] == []

@@ -87,6 +87,7 @@ def test_proxy_flows_carry_the_bypass_mark():
             "egress_firewall_extra_domains": [{"name": "mirror.example.com", "ports": [443]}],
         },
         {"egress_firewall_metering_ct_mark": 16, "egress_firewall_proxy": {"address": "10.0.0.5", "port": 3128}},
+        {"egress_firewall_internal_cidrs": ["10.0.1.0/24", "fd00::/64"], "egress_firewall_internal_ports": [5000]},
     ],
 )
 def test_nft_accepts_the_rendered_table(overrides):
@@ -100,3 +101,15 @@ def test_nft_accepts_the_rendered_table(overrides):
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_internal_destinations_are_allowed_for_the_host_also_in_proxy_mode():
+    table = render(
+        egress_firewall_proxy={"address": "10.0.0.5", "port": 3128},
+        egress_firewall_internal_cidrs=["10.0.1.0/24"],
+        egress_firewall_internal_ports=[5000, 5001],
+    )
+    output_chain = table[table.index("chain output") : table.index("chain forward")]
+    assert "ip daddr @internal_v4 tcp dport { 5000, 5001 } accept" in output_chain
+    assert "elements = { 10.0.1.0/24 }" in table
+    assert "@internal_v4" not in table[table.index("chain container_egress") :]
