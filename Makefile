@@ -10,7 +10,7 @@ SHELL        := /bin/bash
 PYTHON       ?= python3.11
 VENV         := .venv
 BIN          := $(CURDIR)/$(VENV)/bin
-SCENARIOS    ?= smoke egress_firewall ai_container mtls_frontend dpi_exemption
+SCENARIOS    ?= smoke egress_firewall ai_container mtls_frontend dpi_exemption site
 DEMO_SCENARIO ?= site
 COLLECTIONS  := $(CURDIR)/.cache/collections
 
@@ -81,7 +81,10 @@ bench: venv  ## benchmarks (not tests): print ratios against baselines measured 
 clean:  ## remove the lab's test hosts and network
 	@docker ps -aq --filter name='^aich-' | xargs -r docker rm -f -v >/dev/null
 	@docker network ls -q --filter name='^aich-' | xargs -r docker network rm >/dev/null
-	@rm -rf .cache/collections $(HOME)/.cache/molecule/main
+	@rm -rf .cache/collections
+	@# Molecule's state for this checkout (else it believes the lab still exists).
+	@test ! -x $(BIN)/python || rm -rf $(HOME)/.ansible/tmp/molecule.$$($(BIN)/python -c \
+	    'import sys; from molecule.text import checksum; print(checksum(sys.argv[1], 4))' $(notdir $(CURDIR))).*
 	@echo "aich: lab removed"
 
 distclean: clean  ## also remove the venv, caches and lab images
