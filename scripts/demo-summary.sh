@@ -13,7 +13,7 @@ import json, sys
 report = json.load(open(sys.argv[1]))
 for row in report["controls"]:
     print("    {0:<5} {1:<12} {2:<52} {3}".format(
-        "pass" if row["passed"] else "FAIL", row["host"], row["control"], row["evidence"].strip()[:70]))
+        "pass" if row["passed"] else "FAIL", row["host"], row["control"], " ".join(row["evidence"].split())[:70]))
 print("    {0} passed, {1} failed".format(report["passed"], report["failed"]))
 PY
 echo "==> the report: $report_dir/verify-report.{json,md,html}"
