@@ -36,6 +36,9 @@ _value:
   type: dict
 """
 
+from ansible_collections.aicontainers.hardening.plugins.module_utils.container_networks import (
+    unfiltered_network_errors,
+)
 from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_policy import (
     PolicyError,
     build_policy,
@@ -53,6 +56,11 @@ def egress_policy(options, table="aicontainers"):
     return policy
 
 
+def egress_unfiltered_networks(networks, accepted=None):
+    """The sentence naming macvlan/ipvlan networks the user has not accepted, as a list (empty when none)."""
+    return unfiltered_network_errors(networks, accepted)
+
+
 class FilterModule:
     def filters(self):
-        return {"egress_policy": egress_policy}
+        return {"egress_policy": egress_policy, "egress_unfiltered_networks": egress_unfiltered_networks}

@@ -200,6 +200,21 @@ def _ct_mark(options, errors):
     return mark
 
 
+def _resolvable_domains(options, domain_groups, errors):
+    """The names the local resolver forwards upstream; it refuses every other.
+
+    Every allowed domain, plus names the host must resolve without reaching
+    them through this firewall (``egress_firewall_resolvable_domains``). A
+    query outside this list never leaves the host, so DNS cannot carry data out.
+    """
+    names = {domain for group in domain_groups for domain in group["domains"]}
+    for value in options.get("egress_firewall_resolvable_domains") or []:
+        parsed = normalise_domain("egress_firewall_resolvable_domains", value, errors)
+        if parsed:
+            names.add(parsed[0])
+    return sorted(names)
+
+
 def build_policy(options, table="aicontainers"):
     """Return the normalised policy, or raise PolicyError listing every problem."""
     errors = []
@@ -237,6 +252,10 @@ def build_policy(options, table="aicontainers"):
         normalise_ports("egress_firewall_internal_ports", options.get("egress_firewall_internal_ports"), errors)
         if policy["internal_v4"] or policy["internal_v6"]
         else []
+    )
+    policy["resolvable_domains"] = _resolvable_domains(options, policy["domain_groups"], errors)
+    policy["unfiltered_networks_accepted"] = sorted(
+        str(name) for name in options.get("egress_firewall_unfiltered_networks_accepted") or []
     )
     policy["management_ports"] = normalise_ports(
         "egress_firewall_management_ports", options.get("egress_firewall_management_ports", [22]), errors

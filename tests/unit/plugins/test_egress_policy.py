@@ -2,7 +2,10 @@
 
 import pytest
 
-from ansible_collections.aicontainers.hardening.plugins.filter.egress_policy import egress_policy
+from ansible_collections.aicontainers.hardening.plugins.filter.egress_policy import (
+    egress_policy,
+    egress_unfiltered_networks,
+)
 from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_policy import (
     PolicyError,
     build_policy,
@@ -152,3 +155,31 @@ def test_internal_destinations_need_ports():
         "egress_firewall_internal_ports: give at least one TCP port (for example 443)."
     ]
     assert policy()["internal_ports"] == []
+
+
+def test_the_resolver_forwards_the_allowed_domains_and_the_listed_names_normalised():
+    resolvable = policy(
+        egress_firewall_extra_domains=[{"name": "Mirror.Example.com.", "ports": [443]}],
+        egress_firewall_resolvable_domains=["NTP.Example.org."],
+    )
+    assert resolvable["resolvable_domains"] == [
+        "cognitive.microsoft.com",
+        "cognitiveservices.azure.com",
+        "mirror.example.com",
+        "ntp.example.org",
+    ]
+
+
+def test_a_bad_resolvable_domain_names_the_variable():
+    (message,) = errors(egress_firewall_resolvable_domains=["bad..name"])
+    assert message.startswith("egress_firewall_resolvable_domains: 'bad..name' is not a valid domain name")
+
+
+def test_unfilterable_networks_are_named_unless_accepted():
+    networks = [{"Name": "bridge", "Driver": "bridge"}, {"Name": "lan", "Driver": "macvlan"},
+                {"Name": "l3", "Driver": "ipvlan"}]
+    (sentence,) = egress_unfiltered_networks(networks)
+    assert sentence.startswith("Docker network(s) l3 (ipvlan), lan (macvlan) send their containers' traffic")
+    assert "egress_firewall_unfiltered_networks_accepted" in sentence
+    assert egress_unfiltered_networks(networks, accepted=["lan", "l3"]) == []
+    assert egress_unfiltered_networks([{"Name": "bridge", "Driver": "bridge"}]) == []

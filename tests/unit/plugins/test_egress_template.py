@@ -35,7 +35,13 @@ def test_default_table_is_only_our_table_with_both_scopes_dropping():
     assert "chain output {" in table and "hook output priority filter; policy drop;" in table
     assert "chain forward {" in table and "chain container_egress {" in table
     assert "ip daddr @domains0_v4 tcp dport { 443 } accept" in table
-    assert 'oifname "docker0" ct status dnat accept' in table
+    # Routed traffic is filtered whatever the interface is called: no name in the forward chain.
+    forward = table.split("chain forward {")[1].split("}")[0]
+    assert "policy drop;" in forward and "iifname" not in forward and "oifname" not in forward
+    assert "ct status dnat accept" in forward and "fib daddr . iif oif exists accept" in forward
+    assert forward.rstrip().endswith("jump container_egress")
+    # Replies of inbound SSH only: a new connection from local port 22 is denied.
+    assert "tcp sport { 22 } ct direction reply accept" in table
     assert 'iif != "lo" ip daddr 127.0.0.0/8 counter drop' in table
     assert "reject with tcp reset" in table
 
