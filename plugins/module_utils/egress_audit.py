@@ -1,0 +1,309 @@
+# Copyright: aicontainers.hardening contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Judge a host's real egress state against the policy egress_firewall wrote.
+
+Input is what the host shows, never what the role would render: the live
+table as ``nft -j`` JSON, the resolver's configuration file, every container
+network (``docker network inspect``), the container engine's unit
+dependencies, and the results of probes run from a throwaway container on each
+network. :func:`audit` returns one row per control, each with a stable ID; a
+control that cannot be judged is a failed row, never an exception.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ansible_collections.aicontainers.hardening.plugins.module_utils.container_networks import (
+    describe,
+    unfilterable,
+)
+
+FIREWALL_UNIT = "aicontainers-firewall.service"
+# Statements that only act (count, log, mark) and never decide whether a rule applies.
+ACTIONS = {"counter", "log", "mangle", "accept", "drop", "reject", "jump", "goto", "return", "queue"}
+VERDICTS = ("accept", "drop", "reject")
+
+
+def row(control_id, control, passed, evidence, remedy):
+    return {"id": control_id, "control": control, "passed": bool(passed), "evidence": evidence, "remedy": remedy}
+
+
+def chains_of(ruleset, family="inet", table="aicontainers"):
+    """{chain name: {"hook", "policy", "rules": [statement lists]}} of one table in ``nft -j`` output."""
+    chains = {}
+    for item in (ruleset or {}).get("nftables", []):
+        if "chain" in item:
+            chain = item["chain"]
+            if chain.get("family") == family and chain.get("table") == table:
+                chains[chain["name"]] = {"hook": chain.get("hook"), "policy": chain.get("policy"), "rules": []}
+        elif "rule" in item:
+            rule = item["rule"]
+            if rule.get("family") == family and rule.get("table") == table and rule.get("chain") in chains:
+                chains[rule["chain"]]["rules"].append(rule.get("expr", []))
+    return chains
+
+
+def sets_of(ruleset, family="inet", table="aicontainers"):
+    return {
+        item["set"]["name"]: item["set"]
+        for item in (ruleset or {}).get("nftables", [])
+        if "set" in item and item["set"].get("family") == family and item["set"].get("table") == table
+    }
+
+
+def conditional(statements):
+    """True when a rule only applies to some packets (it has a match or a rate limit)."""
+    return any(key not in ACTIONS for statement in statements for key in statement)
+
+
+def verdict_of(statements):
+    for statement in statements:
+        for key in ("accept", "drop", "reject", "jump", "goto", "return"):
+            if key in statement:
+                return key, (statement[key] or {}).get("target") if isinstance(statement[key], dict) else None
+    return None, None
+
+
+def terminal_verdict(chains, name, seen=()):
+    """What happens to a packet that no conditional rule of this chain decided: accept, drop or reject.
+
+    Follows unconditional jumps; a regular chain with no unconditional verdict
+    returns (None) to its caller, a base chain falls to its policy.
+    """
+    chain = chains.get(name)
+    if chain is None or name in seen:
+        return None
+    for statements in chain["rules"]:
+        if conditional(statements):
+            continue
+        verdict, target = verdict_of(statements)
+        if verdict in VERDICTS:
+            return verdict
+        if verdict in ("jump", "goto"):
+            found = terminal_verdict(chains, target, (*seen, name))
+            if found:
+                return found
+            if verdict == "goto":
+                break
+        if verdict == "return":
+            break
+    return chain["policy"] if chain["hook"] else None
+
+
+def base_chain(chains, hook):
+    return next((name for name, chain in chains.items() if chain["hook"] == hook), None)
+
+
+def _matches(statements, key):
+    return [s["match"] for s in statements if "match" in s and key(s["match"].get("left", {}))]
+
+
+def _only_replies(statements):
+    """True when a rule matches only packets of connections started from outside."""
+    for match in _matches(statements, lambda left: "ct" in left):
+        key, right = match["left"]["ct"].get("key"), match.get("right")
+        values = right if isinstance(right, list) else [right]
+        if key == "direction" and values == ["reply"]:
+            return True
+        if key == "state" and "new" not in values and "untracked" not in values:
+            return True
+    return False
+
+
+def source_port_accepts(chains, chain_name):
+    """Accept rules that let packets out by their source port alone (not as replies)."""
+    found = []
+    for statements in chains.get(chain_name, {}).get("rules", []):
+        if verdict_of(statements)[0] != "accept":
+            continue
+        by_sport = _matches(statements, lambda left: left.get("payload", {}).get("field") == "sport")
+        if by_sport and not _only_replies(statements):
+            right = by_sport[0].get("right")
+            found.append(str(right.get("set", right) if isinstance(right, dict) else right))
+    return found
+
+
+def resolver_lines(text, option):
+    """Values of one dnsmasq option (``server``, ``nftset``...) in a configuration file's text."""
+    pattern = re.compile(r"^\s*{0}\s*=\s*(\S+)".format(re.escape(option)))
+    return [m.group(1) for m in map(pattern.match, (text or "").splitlines()) if m]
+
+
+def _row_default_deny(chains, loaded):
+    output, forward = base_chain(chains, "output"), base_chain(chains, "forward")
+    parts = {
+        "host egress": terminal_verdict(chains, output) if output else None,
+        "routed and container egress": terminal_verdict(chains, forward) if forward else None,
+    }
+    open_parts = ["{0} {1}".format(part, verdict or "not filtered") for part, verdict in parts.items()
+                  if verdict not in ("drop", "reject")]
+    evidence = (
+        "table inet aicontainers is not loaded" if not loaded
+        else "open: " + ", ".join(open_parts) if open_parts
+        else ", ".join("{0}: {1} unless allowed".format(part, verdict) for part, verdict in parts.items())
+    )
+    return row(
+        "AIC-EGRESS-01",
+        "Egress is denied by default (host and containers)",
+        loaded and not open_parts,
+        evidence,
+        "Run the egress_firewall role; never flush the ruleset or our table by hand (Debian's nftables.service "
+        "does on restart).",
+    )
+
+
+def _row_management(chains, loaded):
+    leaks = source_port_accepts(chains, base_chain(chains, "output")) if loaded else []
+    return row(
+        "AIC-EGRESS-02",
+        "Only replies leave from the management port",
+        loaded and not leaks,
+        "new connections from local port(s) {0} are accepted".format(", ".join(leaks)) if leaks
+        else "SSH replies leave as established connections only" if loaded
+        else "table inet aicontainers is not loaded",
+        "Allow the management path as replies only (ct direction reply); run the egress_firewall role.",
+    )
+
+
+def _row_destinations(policy, chains, sets, resolver_text, loaded):
+    """The sets the firewall allows, and what fills them, against the intended domain groups."""
+    fills = set(resolver_lines(resolver_text, "nftset"))
+    referenced = {
+        s["match"]["right"].strip("@")
+        for chain in chains.values()
+        for statements in chain["rules"]
+        for s in statements
+        if "match" in s and isinstance(s["match"].get("right"), str) and s["match"]["right"].startswith("@")
+        and verdict_of(statements)[0] == "accept"
+    }
+    seen, problems = [], []
+    for group in policy.get("domain_groups", []):
+        missing = [name for name in (group["set_v4"], group["set_v6"]) if name not in sets]
+        if missing:
+            problems.append("set(s) {0} missing".format(", ".join(missing)))
+        elif not policy.get("proxy") and group["set_v4"] not in referenced:
+            problems.append("no rule allows @{0}".format(group["set_v4"]))
+        elif group["dnsmasq_nftset"] not in fills:
+            problems.append("the resolver does not fill {0}".format(group["set_v4"]))
+        else:
+            seen.extend(group["domains"])
+    proxy = policy.get("proxy")
+    if proxy:
+        problems.extend(_proxy_problems(proxy, chains))
+    expected = sorted(d for group in policy.get("domain_groups", []) for d in group["domains"])
+    evidence = "allowed domains {0} (expected {1})".format(", ".join(sorted(seen)) or "none", ", ".join(expected))
+    if proxy:
+        evidence = "only the proxy {0}:{1}; ".format((proxy["v4"] + proxy["v6"])[0], proxy["port"]) + evidence
+    if problems:
+        evidence += "; " + "; ".join(problems)
+    return row(
+        "AIC-EGRESS-03",
+        "Egress allows exactly the metering destinations",
+        loaded and not problems and sorted(seen) == expected,
+        evidence if loaded else "table inet aicontainers is not loaded",
+        "Run the egress_firewall role with the metering domains; add your own destinations through "
+        "egress_firewall_extra_domains.",
+    )
+
+
+def _proxy_problems(proxy, chains):
+    address = (proxy["v4"] + proxy["v6"])[0]
+    for statements in (rule for chain in chains.values() for rule in chain["rules"]):
+        rights = [s["match"].get("right") for s in statements if "match" in s]
+        if address in rights and proxy["port"] in rights and verdict_of(statements)[0] == "accept":
+            return []
+    return ["no rule allows the proxy"]
+
+
+def _row_resolver(policy, resolver_text):
+    allowed = set(policy.get("resolvable_domains", []))
+    servers = resolver_lines(resolver_text, "server")
+    open_ended = [s for s in servers if not s.startswith("/")]
+    unlisted = sorted({s.split("/")[1] for s in servers if s.startswith("/") and s.split("/")[1] not in allowed})
+    problems = []
+    if resolver_text is None:
+        problems.append("no resolver configuration")
+    if open_ended:
+        problems.append("forwards every name to {0}".format(", ".join(open_ended)))
+    if unlisted:
+        problems.append("forwards names outside the list: {0}".format(", ".join(unlisted)))
+    return row(
+        "AIC-EGRESS-04",
+        "DNS answers only the allowed names",
+        not problems,
+        "; ".join(problems) if problems
+        else "the resolver forwards only {0}; every other name is refused".format(", ".join(sorted(allowed))),
+        "Run the egress_firewall role; list names the host must resolve in egress_firewall_resolvable_domains.",
+    )
+
+
+def _row_networks(networks):
+    names = unfilterable(networks)
+    listed = ", ".join("{0} ({1})".format(n.get("Name"), n.get("Driver")) for n in networks) or "none"
+    return row(
+        "AIC-EGRESS-05",
+        "Every container network is filtered by the host",
+        not names,
+        "unfiltered: {0}".format(describe(networks, names)) if names else "container networks: {0}".format(listed),
+        "Remove macvlan and ipvlan networks: their containers' traffic never crosses this host's firewall.",
+    )
+
+
+def _row_boot(engine_requires, firewall_active):
+    requires = FIREWALL_UNIT in (engine_requires or "").split()
+    return row(
+        "AIC-EGRESS-06",
+        "No container engine starts without the firewall",
+        requires and firewall_active,
+        "docker.service {0} {1}; {1} is {2}".format(
+            "requires" if requires else "does not require", FIREWALL_UNIT, "active" if firewall_active else "not active"
+        ),
+        "Run the egress_firewall role: it makes docker.service require aicontainers-firewall.service.",
+    )
+
+
+def _row_probes(probes):
+    """probes: [{network, target, expect: allowed|denied, result: ok|...}] from throwaway containers."""
+    # A probe that could not run proves nothing, whichever result was expected.
+    wrong = [
+        p for p in probes or []
+        if p["result"].startswith("probe failed") or (p["result"] == "ok") != (p["expect"] == "allowed")
+    ]
+    return row(
+        "AIC-EGRESS-07",
+        "A container on every network reaches only the allowed destinations",
+        probes and not wrong,
+        "; ".join("{network}: {target} {result} (expected {expect})".format(**p) for p in wrong) if wrong
+        else "{0} probe(s) on {1} network(s) as expected".format(len(probes), len({p["network"] for p in probes}))
+        if probes else "no probe ran",
+        "Run the egress_firewall role; a network where a denied destination answers bypasses the policy.",
+    )
+
+
+def audit(state, probes=None):
+    """Rows for the egress controls.
+
+    ``state`` is what :func:`egress_probe.gather` read: ``policy`` (the artefact
+    egress_firewall wrote, None when missing), ``ruleset`` (``nft -j``),
+    ``resolver_text``, ``networks``, ``engine_requires`` and ``firewall_active``.
+    """
+    chains = chains_of(state["ruleset"])
+    loaded = bool(chains)
+    policy, resolver_text = state["policy"], state["resolver_text"]
+    rows = [_row_default_deny(chains, loaded), _row_management(chains, loaded)]
+    if policy:
+        rows.append(_row_destinations(policy, chains, sets_of(state["ruleset"]), resolver_text, loaded))
+        rows.append(_row_resolver(policy, resolver_text))
+    else:
+        for control_id, control in (
+            ("AIC-EGRESS-03", "Egress allows exactly the metering destinations"),
+            ("AIC-EGRESS-04", "DNS answers only the allowed names"),
+        ):
+            rows.append(row(control_id, control, False, "no policy at /etc/aicontainers/policy.json",
+                            "Run the egress_firewall role; it writes the intended policy there."))
+    rows.append(_row_networks(state["networks"]))
+    rows.append(_row_boot(state["engine_requires"], state["firewall_active"]))
+    if probes is not None:
+        rows.append(_row_probes(probes))
+    return rows

@@ -1,0 +1,100 @@
+# Copyright: aicontainers.hardening contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Read a host's egress state, and probe it from where a container stands.
+
+``run`` is a command runner with the signature of AnsibleModule.run_command
+(argv in, ``(rc, stdout, stderr)`` out), so tests can hand in a fake host.
+Nothing here changes the host, except the throwaway probe containers, which
+Docker removes when they exit.
+"""
+
+from __future__ import annotations
+
+import json
+
+# Connects to each NAME:PORT in argv and prints one JSON line per target.
+PROBE_SCRIPT = """
+import json, socket, sys
+for target in sys.argv[1:]:
+    host, port = target.rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=3).close()
+        result = "ok"
+    except socket.gaierror:
+        result = "dns-error"
+    except ConnectionRefusedError:
+        result = "refused"
+    except OSError as error:
+        result = type(error).__name__
+    print(json.dumps({"target": target, "result": result}), flush=True)
+"""
+# Networks that attach no container to a network of its own.
+NO_NETWORK_DRIVERS = ("host", "null")
+PROBE_TIMEOUT = 60
+
+
+def _json(text, default):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return default
+
+
+def _read(path):
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def container_networks(run):
+    """Every Docker network as {Name, Driver, Options}; [] when no engine answers."""
+    rc, ids, _ = run(["docker", "network", "ls", "-q"])
+    if rc != 0 or not ids.split():
+        return []
+    rc, out, _ = run(["docker", "network", "inspect", *ids.split()])
+    return [
+        {"Name": n.get("Name"), "Driver": n.get("Driver"), "Internal": bool(n.get("Internal")),
+         "Options": n.get("Options") or {}}
+        for n in (_json(out, []) if rc == 0 else [])
+    ]
+
+
+def gather(run, policy_path, resolver_conf):
+    rc, ruleset, _ = run(["nft", "-j", "list", "table", "inet", "aicontainers"])
+    _, requires, _ = run(["systemctl", "show", "--property", "Requires", "--value", "docker.service"])
+    active_rc, _, _ = run(["systemctl", "is-active", "--quiet", "aicontainers-firewall.service"])
+    policy_text = _read(policy_path)
+    return {
+        "policy": _json(policy_text, None) if policy_text else None,
+        "ruleset": _json(ruleset, {}) if rc == 0 else {},
+        "resolver_text": _read(resolver_conf),
+        "networks": container_networks(run),
+        "engine_requires": requires,
+        "firewall_active": active_rc == 0,
+    }
+
+
+def run_probes(run, image, networks, allowed, denied):
+    """A throwaway container on each network tries every target; one result per network and target.
+
+    An internal network (``docker network create --internal``) reaches nothing
+    outside by design, so there only the denied targets are tried.
+    """
+    results = []
+    for network in networks:
+        expectations = [(target, "denied") for target in denied]
+        if not network.get("Internal"):
+            expectations = [(target, "allowed") for target in allowed] + expectations
+        if network["Driver"] in NO_NETWORK_DRIVERS or not expectations:
+            continue
+        rc, out, err = run(
+            ["timeout", str(PROBE_TIMEOUT), "docker", "run", "--rm", "--network", network["Name"],
+             "--entrypoint", "python3", image, "-c", PROBE_SCRIPT] + [target for target, _ in expectations]
+        )
+        seen = {line["target"]: line["result"] for line in map(lambda t: _json(t, {}), out.splitlines()) if line}
+        for target, expect in expectations:
+            result = seen.get(target) or "probe failed: {0}".format((err or "rc {0}".format(rc)).strip()[:200])
+            results.append({"network": network["Name"], "target": target, "expect": expect, "result": result})
+    return results

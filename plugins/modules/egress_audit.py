@@ -1,0 +1,141 @@
+#!/usr/bin/python
+# Copyright: aicontainers.hardening contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: egress_audit
+short_description: Audit a host's live egress state against the policy egress_firewall wrote
+version_added: 0.2.0
+description:
+  - Reads what the host really has, never what a role would render - the live
+    C(inet aicontainers) table (C(nft -j)), the local resolver's configuration,
+    every container network (C(docker network inspect)) and the container engine's
+    unit dependencies - and compares it with the intended policy the
+    P(aicontainers.hardening.egress_firewall#role) role wrote to O(policy_path).
+  - Optionally runs a throwaway container on every container network that tries
+    destinations that must connect and destinations that must not.
+  - Returns one row per control with a stable ID (C(AIC-EGRESS-01)...); a control
+    that cannot be judged is a failed row, never a module failure.
+  - Read-only; safe in check mode. The probe containers are removed when they exit.
+options:
+  policy_path:
+    description: The policy artefact egress_firewall writes.
+    type: path
+    default: /etc/aicontainers/policy.json
+  resolver_conf:
+    description: The local resolver's configuration file egress_firewall writes.
+    type: path
+    default: /etc/dnsmasq.d/aicontainers.conf
+  probe_image:
+    description:
+      - An image with C(python3) on the host, run once per container network to probe.
+        Without it, no probe runs and no C(AIC-EGRESS-07) row is returned.
+    type: str
+  probe_allowed:
+    description: C(NAME:PORT) targets a container must reach (a metering name on 443).
+    type: list
+    elements: str
+    default: []
+  probe_denied:
+    description: C(NAME:PORT) or C(ADDRESS:PORT) targets a container must not reach.
+    type: list
+    elements: str
+    default: []
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+extends_documentation_fragment:
+  - aicontainers.hardening.attributes
+"""
+
+EXAMPLES = r"""
+- name: Audit egress, probing from every container network
+  aicontainers.hardening.egress_audit:
+    probe_image: "{{ ai_container_image }}"
+    probe_allowed: [westus.api.cognitive.microsoft.com:443]
+    probe_denied: [192.0.2.1:443]
+  register: egress
+
+- name: Show the failed controls
+  ansible.builtin.debug:
+    msg: "{{ egress.rows | rejectattr('passed') | list }}"
+"""
+
+RETURN = r"""
+rows:
+  description: One row per control.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Stable control ID.
+      type: str
+      sample: AIC-EGRESS-01
+    control:
+      description: What the control promises.
+      type: str
+      sample: Egress is denied by default (host and containers)
+    passed:
+      description: Whether the host keeps the promise.
+      type: bool
+    evidence:
+      description: What was seen.
+      type: str
+    remedy:
+      description: What to do when it fails.
+      type: str
+networks:
+  description: Every container network, with its driver.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{Name: bridge, Driver: bridge}]
+probes:
+  description: Each probe with its network, target, expectation and result.
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_audit import audit
+from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_probe import (
+    gather,
+    run_probes,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "policy_path": {"type": "path", "default": "/etc/aicontainers/policy.json"},
+            "resolver_conf": {"type": "path", "default": "/etc/dnsmasq.d/aicontainers.conf"},
+            "probe_image": {"type": "str"},
+            "probe_allowed": {"type": "list", "elements": "str", "default": []},
+            "probe_denied": {"type": "list", "elements": "str", "default": []},
+        },
+        supports_check_mode=True,
+    )
+    state = gather(module.run_command, module.params["policy_path"], module.params["resolver_conf"])
+    probes = None
+    if module.params["probe_image"]:
+        probes = run_probes(
+            module.run_command,
+            module.params["probe_image"],
+            state["networks"],
+            module.params["probe_allowed"],
+            module.params["probe_denied"],
+        )
+    rows = audit(state, probes)
+    module.exit_json(changed=False, rows=rows, networks=state["networks"], probes=probes or [])
+
+
+if __name__ == "__main__":
+    main()
