@@ -50,10 +50,10 @@ def _read(path):
 
 def container_networks(run):
     """Every Docker network as {Name, Driver, Options}; [] when no engine answers."""
-    rc, ids, _ = run(["docker", "network", "ls", "-q"])
+    rc, ids = run(["docker", "network", "ls", "-q"])[:2]
     if rc != 0 or not ids.split():
         return []
-    rc, out, _ = run(["docker", "network", "inspect", *ids.split()])
+    rc, out = run(["docker", "network", "inspect", *ids.split()])[:2]
     return [
         {"Name": n.get("Name"), "Driver": n.get("Driver"), "Internal": bool(n.get("Internal")),
          "Options": n.get("Options") or {}}
@@ -62,9 +62,9 @@ def container_networks(run):
 
 
 def gather(run, policy_path, resolver_conf):
-    rc, ruleset, _ = run(["nft", "-j", "list", "table", "inet", "aicontainers"])
-    _, requires, _ = run(["systemctl", "show", "--property", "Requires", "--value", "docker.service"])
-    active_rc, _, _ = run(["systemctl", "is-active", "--quiet", "aicontainers-firewall.service"])
+    rc, ruleset = run(["nft", "-j", "list", "table", "inet", "aicontainers"])[:2]
+    requires = run(["systemctl", "show", "--property", "Requires", "--value", "docker.service"])[1]
+    active_rc = run(["systemctl", "is-active", "--quiet", "aicontainers-firewall.service"])[0]
     policy_text = _read(policy_path)
     return {
         "policy": _json(policy_text, None) if policy_text else None,
@@ -91,7 +91,7 @@ def run_probes(run, image, networks, allowed, denied):
             continue
         rc, out, err = run(
             ["timeout", str(PROBE_TIMEOUT), "docker", "run", "--rm", "--network", network["Name"],
-             "--entrypoint", "python3", image, "-c", PROBE_SCRIPT] + [target for target, _ in expectations]
+             "--entrypoint", "python3", image, "-c", PROBE_SCRIPT, *(target for target, expect in expectations)]
         )
         seen = {line["target"]: line["result"] for line in map(lambda t: _json(t, {}), out.splitlines()) if line}
         for target, expect in expectations:

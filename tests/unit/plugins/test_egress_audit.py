@@ -36,10 +36,16 @@ PROBES = [
     {"network": "bridge", "target": "westus.api.cognitive.microsoft.com:443", "expect": "allowed", "result": "ok"},
     {"network": "bridge", "target": "10.213.0.11:443", "expect": "denied", "result": "refused"},
 ]
+NO_PROBES = object()
 
 
-def rows_by_id(probes=PROBES, **changes):
-    """The audit's rows by ID, for the hardened host's state with some parts changed."""
+def rows_by_id(probes=None, **changes):
+    """The audit's rows by ID, for the hardened host's state with some parts changed.
+
+    ``probes`` defaults to PROBES; pass ``[]`` for "no probe ran" and
+    ``NO_PROBES`` for "the audit was not asked to probe".
+    """
+    probes = PROBES if probes is None else None if probes is NO_PROBES else probes
     state = {"policy": POLICY, "ruleset": RULESET, "resolver_text": RESOLVER, "networks": NETWORKS,
              "engine_requires": REQUIRES, "firewall_active": True}
     state.update(changes)
@@ -243,7 +249,7 @@ def test_a_probe_that_reaches_a_denied_destination_or_cannot_run_fails(result_of
 
 def test_no_probe_at_all_is_a_failed_row_and_no_probe_option_means_no_row():
     assert failed(rows_by_id(probes=[])) == ["AIC-EGRESS-07"]
-    assert "AIC-EGRESS-07" not in rows_by_id(probes=None)
+    assert "AIC-EGRESS-07" not in rows_by_id(probes=NO_PROBES)
 
 
 class FakeHost:
