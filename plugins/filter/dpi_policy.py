@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters that render "do not decrypt" policies for the Azure AI metering channels.
 
-This file holds four filters, so each has its documentation in a YAML file
+This file holds five filters, so each has its documentation in a YAML file
 named after it beside this one (dpi_appliance_policy.yml, ...), which is how
 ansible-doc finds the documentation of filters that share a file.
 The logic lives in module_utils/dpi_policy.py.
@@ -20,6 +20,7 @@ from ansible_collections.aicontainers.hardening.plugins.module_utils.dpi_policy 
     render,
     render_squid_splice,
     render_suricata_pass_rules,
+    squid_conf_with_splice,
 )
 
 
@@ -52,6 +53,10 @@ def dpi_squid_splice(domains, acl_name=DEFAULT_NAME):
     return _rendered(render_squid_splice, domains, name=acl_name)
 
 
+def dpi_squid_conf_with_splice(conf_text, splice):
+    return squid_conf_with_splice(conf_text, splice)
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -59,4 +64,5 @@ class FilterModule:
             "dpi_domain_errors": dpi_domain_errors,
             "dpi_suricata_pass_rules": dpi_suricata_pass_rules,
             "dpi_squid_splice": dpi_squid_splice,
+            "dpi_squid_conf_with_splice": dpi_squid_conf_with_splice,
         }

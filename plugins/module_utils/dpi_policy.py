@@ -479,8 +479,37 @@ def render_suricata_pass_rules(domains, sid_base=DEFAULT_SID_BASE, name=DEFAULT_
 
 
 def squid_server_names(domains):
-    """ssl::server_name values: a leading dot means the domain and every name under it."""
-    return [("." if pattern.wildcard else "") + pattern.name for pattern in normalise_domains(domains)]
+    """ssl::server_name values: a leading dot means the domain and every name under it.
+
+    Each name also in its absolute form (a trailing dot): Squid compares the
+    names as the client wrote them, and a TLS name or CONNECT target ending in
+    a dot would otherwise miss the ACL and be bumped (measured on Squid 5.7).
+    """
+    names = [("." if pattern.wildcard else "") + pattern.name for pattern in normalise_domains(domains)]
+    return [form for name in names for form in (name, name + ".")]
+
+
+SQUID_MARKER = "# {0} aicontainers.hardening dpi_exemption: never bump the metering channels"
+
+
+def squid_conf_with_splice(conf_text, splice):
+    """squid.conf's text with our splice block first, wherever it was before.
+
+    Squid applies the first ssl_bump rule that matches, so the block must come
+    before every bump rule of the file, including ones the organisation added
+    above it after an earlier run. Any earlier copy of the block is removed.
+    """
+    begin, end = SQUID_MARKER.format("BEGIN"), SQUID_MARKER.format("END")
+    kept, inside = [], False
+    for line in (conf_text or "").splitlines():
+        if line.strip() == begin:
+            inside = True
+        elif line.strip() == end and inside:
+            inside = False
+        elif not inside:
+            kept.append(line)
+    block = [begin, *splice.rstrip("\n").splitlines(), end]
+    return "\n".join(block + kept) + "\n"
 
 
 def render_squid_splice(domains, name=DEFAULT_NAME, description=DEFAULT_DESCRIPTION):

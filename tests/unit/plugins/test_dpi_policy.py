@@ -35,6 +35,7 @@ from ansible_collections.aicontainers.hardening.plugins.module_utils.dpi_policy 
     render_panos,
     render_squid_splice,
     render_suricata_pass_rules,
+    squid_conf_with_splice,
 )
 
 GOLDEN = pathlib.Path(__file__).parent / "golden" / "dpi_policy"
@@ -295,8 +296,11 @@ def test_squid_uses_a_leading_dot_for_wildcards_and_splices_after_peeking():
     lines = [line for line in render_squid_splice(METERING).splitlines() if line and not line.startswith("#")]
     assert lines == [
         "acl aicontainers-metering ssl::server_name .cognitive.microsoft.com",
+        "acl aicontainers-metering ssl::server_name .cognitive.microsoft.com.",
         "acl aicontainers-metering ssl::server_name .cognitiveservices.azure.com",
+        "acl aicontainers-metering ssl::server_name .cognitiveservices.azure.com.",
         f"acl aicontainers-metering ssl::server_name {TRANSLATOR_DOMAIN}",
+        f"acl aicontainers-metering ssl::server_name {TRANSLATOR_DOMAIN}.",
         "acl aicontainers-metering-step1 at_step SslBump1",
         "ssl_bump peek aicontainers-metering-step1",
         "ssl_bump splice aicontainers-metering",
@@ -315,6 +319,27 @@ def test_squid_parses_the_splice_lines(tmp_path):
         pytest.skip("this squid is built without OpenSSL (Debian and Ubuntu: squid-openssl)")
     assert "Bungled" not in output, output
     assert not [line for line in output.splitlines() if "WARNING" in line and DEFAULT_NAME in line], output
+
+
+SPLICE = "acl m ssl::server_name .cognitive.microsoft.com\nssl_bump splice m\n"
+BEGIN = "# BEGIN aicontainers.hardening dpi_exemption: never bump the metering channels"
+END = "# END aicontainers.hardening dpi_exemption: never bump the metering channels"
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        "http_port 3128 ssl-bump\nssl_bump bump all\n",
+        f"{BEGIN}\nacl old ssl::server_name .old.example\n{END}\nhttp_port 3128 ssl-bump\nssl_bump bump all\n",
+        f"http_port 3128 ssl-bump\nssl_bump bump all\n{BEGIN}\nacl old ssl::server_name .old.example\n{END}\n",
+    ],
+    ids=["new file", "block already first", "a bump rule added above the block"],
+)
+def test_the_splice_block_ends_up_first_once_and_the_rest_keeps_its_order(before):
+    after = squid_conf_with_splice(before, SPLICE)
+    assert after.splitlines() == [BEGIN, "acl m ssl::server_name .cognitive.microsoft.com", "ssl_bump splice m", END,
+                                  "http_port 3128 ssl-bump", "ssl_bump bump all"]
+    assert squid_conf_with_splice(after, SPLICE) == after
 
 
 # Filters
