@@ -194,7 +194,10 @@ def _row_destinations(policy, chains, sets, resolver_text, loaded):
     expected = sorted(d for group in policy.get("domain_groups", []) for d in group["domains"])
     evidence = "allowed domains {0} (expected {1})".format(", ".join(sorted(seen)) or "none", ", ".join(expected))
     if proxy:
-        evidence = "only the proxy {0}:{1}; ".format((proxy["v4"] + proxy["v6"])[0], proxy["port"]) + evidence
+        # This host hands its policy to the proxy; what the proxy lets through is not observed here.
+        evidence = "only the proxy {0}:{1}, whose own allowlist this audit does not verify; ".format(
+            (proxy["v4"] + proxy["v6"])[0], proxy["port"]
+        ) + evidence
     if problems:
         evidence += "; " + "; ".join(problems)
     return row(

@@ -302,3 +302,14 @@ def test_an_internal_network_is_only_probed_with_the_denied_targets():
     probes = run_probes(host, "probe:1", [{"Name": "back", "Driver": "bridge", "Internal": True}],
                         ["a.example:443"], ["10.0.0.1:443"])
     assert probes == [{"network": "back", "target": "10.0.0.1:443", "expect": "denied", "result": "refused"}]
+
+
+def test_in_proxy_mode_the_proxy_rule_is_checked_and_its_own_policy_is_called_unverified():
+    policy = dict(POLICY, proxy={"v4": ["10.213.0.40"], "v6": [], "port": 3128})
+    proxied = with_rules(rule("output", match({"payload": {"protocol": "ip", "field": "daddr"}}, "10.213.0.40"),
+                              match({"payload": {"protocol": "tcp", "field": "dport"}}, 3128), ACCEPT))
+    rows = rows_by_id(policy=policy, ruleset=proxied)
+    assert failed(rows) == []
+    assert "only the proxy 10.213.0.40:3128, whose own allowlist this audit does not verify" in rows[
+        "AIC-EGRESS-03"]["evidence"]
+    assert "no rule allows the proxy" in rows_by_id(policy=policy)["AIC-EGRESS-03"]["evidence"]
