@@ -39,6 +39,7 @@ _value:
 from ansible_collections.aicontainers.hardening.plugins.module_utils.container_networks import (
     unfiltered_network_errors,
 )
+from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_name_proxy import squid_conf
 from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_policy import (
     PolicyError,
     build_policy,
@@ -61,6 +62,15 @@ def egress_unfiltered_networks(networks, accepted=None):
     return unfiltered_network_errors(networks, accepted)
 
 
+def egress_name_proxy_conf(policy, *, user, certificate, key, pid_file, access_log):
+    """The name-checking proxy's squid.conf for a policy in names mode."""
+    return squid_conf(policy, user=user, certificate=certificate, key=key, pid_file=pid_file, access_log=access_log)
+
+
 class FilterModule:
     def filters(self):
-        return {"egress_policy": egress_policy, "egress_unfiltered_networks": egress_unfiltered_networks}
+        return {
+            "egress_policy": egress_policy,
+            "egress_unfiltered_networks": egress_unfiltered_networks,
+            "egress_name_proxy_conf": egress_name_proxy_conf,
+        }

@@ -18,6 +18,7 @@ from ansible_collections.aicontainers.hardening.plugins.module_utils.container_n
     describe,
     unfilterable,
 )
+from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_audit_names import names_problems
 
 FIREWALL_UNIT = "aicontainers-firewall.service"
 # Statements that only act (count, log, mark) and never decide whether a rule applies.
@@ -166,6 +167,18 @@ def _row_management(chains, loaded):
     )
 
 
+def _row_names_mode(policy, chains, name_proxy, loaded):
+    """Names mode: only the proxy's user is let out, and the proxy checks the intended names."""
+    evidence, problems = names_problems(policy, chains, name_proxy)
+    return row(
+        "AIC-EGRESS-03",
+        "Egress allows exactly the metering destinations",
+        loaded and not problems,
+        "; ".join([evidence, *problems]) if loaded else "table inet aicontainers is not loaded",
+        "Run the egress_firewall role with egress_firewall_name_check: true; do not edit the proxy's configuration.",
+    )
+
+
 def _row_destinations(policy, chains, sets, resolver_text, loaded):
     """The sets the firewall allows, and what fills them, against the intended domain groups."""
     fills = set(resolver_lines(resolver_text, "nftset"))
@@ -289,13 +302,17 @@ def audit(state, probes=None):
 
     ``state`` is what :func:`egress_probe.gather` read: ``policy`` (the artefact
     egress_firewall wrote, None when missing), ``ruleset`` (``nft -j``),
-    ``resolver_text``, ``networks``, ``engine_requires`` and ``firewall_active``.
+    ``resolver_text``, ``networks``, ``engine_requires``, ``firewall_active``
+    and, in names mode, ``name_proxy`` (see :mod:`egress_audit_names`).
     """
     chains = chains_of(state["ruleset"])
     loaded = bool(chains)
     policy, resolver_text = state["policy"], state["resolver_text"]
     rows = [_row_default_deny(chains, loaded), _row_management(chains, loaded)]
-    if policy:
+    if policy and policy.get("name_check"):
+        rows.append(_row_names_mode(policy, chains, state.get("name_proxy"), loaded))
+        rows.append(_row_resolver(policy, resolver_text))
+    elif policy:
         rows.append(_row_destinations(policy, chains, sets_of(state["ruleset"]), resolver_text, loaded))
         rows.append(_row_resolver(policy, resolver_text))
     else:

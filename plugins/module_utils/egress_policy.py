@@ -184,6 +184,49 @@ def _proxy(options, errors):
     return {"v4": v4, "v6": v6, "port": ports[0] if ports else None}
 
 
+def _pinned_names(options, domain_groups, errors):
+    """Exact host names the metering allowlist narrows to (tenant pinning)."""
+    pinned = []
+    metering = [domain for group in domain_groups if group["metering"] for domain in group["domains"]]
+    for value in options.get("egress_firewall_pinned_names") or []:
+        parsed = normalise_domain("egress_firewall_pinned_names", value, errors)
+        if not parsed:
+            continue
+        name = parsed[0]
+        if parsed[1] or not any(name == domain or name.endswith("." + domain) for domain in metering):
+            errors.append(
+                "egress_firewall_pinned_names: {0!r} must be one exact host name under the metering domains "
+                "({1}), such as your resource's Billing host.".format(value, ", ".join(metering))
+            )
+            continue
+        pinned.append(name)
+    return sorted(set(pinned))
+
+
+def _name_check(options, domain_groups, errors):
+    """The local name-checking proxy of names mode, or None in address mode."""
+    pinned = _pinned_names(options, domain_groups, errors)
+    if not options.get("egress_firewall_name_check"):
+        if pinned:
+            errors.append(
+                "egress_firewall_pinned_names: pinning holds only where names are checked; "
+                "set egress_firewall_name_check: true as well."
+            )
+        return None
+    if options.get("egress_firewall_proxy"):
+        errors.append(
+            "egress_firewall_name_check: names mode runs its own proxy on the host; "
+            "leave egress_firewall_proxy empty or set egress_firewall_name_check: false."
+        )
+    ports = normalise_ports(
+        "egress_firewall_name_check_port", options.get("egress_firewall_name_check_port", 3128), errors
+    )
+    v4, v6 = normalise_networks(
+        "egress_firewall_name_check_clients", options.get("egress_firewall_name_check_clients"), errors
+    )
+    return {"port": ports[0] if ports else None, "client_networks": v4 + v6, "pinned_names": pinned}
+
+
 def _ct_mark(options, errors):
     """The conntrack mark bit(s) set on metering flows, or 0 for none."""
     value = options.get("egress_firewall_metering_ct_mark") or 0
@@ -253,6 +296,7 @@ def build_policy(options, table="aicontainers"):
         if policy["internal_v4"] or policy["internal_v6"]
         else []
     )
+    policy["name_check"] = _name_check(options, policy["domain_groups"], errors)
     policy["resolvable_domains"] = _resolvable_domains(options, policy["domain_groups"], errors)
     policy["unfiltered_networks_accepted"] = sorted(
         str(name) for name in options.get("egress_firewall_unfiltered_networks_accepted") or []

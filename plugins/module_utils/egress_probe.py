@@ -12,6 +12,11 @@ from __future__ import annotations
 
 import json
 
+from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_audit_names import proxy_user
+
+NAME_PROXY_CONF = "/etc/aicontainers/name-proxy.conf"
+NAME_PROXY_UNIT = "aicontainers-name-proxy.service"
+
 # Connects to each NAME:PORT in argv and prints one JSON line per target.
 PROBE_SCRIPT = """
 import json, socket, sys
@@ -61,13 +66,27 @@ def container_networks(run):
     ]
 
 
-def gather(run, policy_path, resolver_conf):
+def name_proxy_state(run, conf_path):
+    """Names mode: the proxy's configuration file, its user's uid and whether its unit runs."""
+    conf_text = _read(conf_path)
+    user = proxy_user(conf_text)
+    rc, out = run(["id", "-u", user])[:2] if user else (1, "")
+    return {
+        "conf_text": conf_text,
+        "uid": int(out.strip()) if rc == 0 and out.strip().isdigit() else None,
+        "active": run(["systemctl", "is-active", "--quiet", NAME_PROXY_UNIT])[0] == 0,
+    }
+
+
+def gather(run, policy_path, resolver_conf, name_proxy_conf=NAME_PROXY_CONF):
     rc, ruleset = run(["nft", "-j", "list", "table", "inet", "aicontainers"])[:2]
     requires = run(["systemctl", "show", "--property", "Requires", "--value", "docker.service"])[1]
     active_rc = run(["systemctl", "is-active", "--quiet", "aicontainers-firewall.service"])[0]
     policy_text = _read(policy_path)
+    policy = _json(policy_text, None) if policy_text else None
     return {
-        "policy": _json(policy_text, None) if policy_text else None,
+        "name_proxy": name_proxy_state(run, name_proxy_conf) if (policy or {}).get("name_check") else None,
+        "policy": policy,
         "ruleset": _json(ruleset, {}) if rc == 0 else {},
         "resolver_text": _read(resolver_conf),
         "networks": container_networks(run),

@@ -24,6 +24,7 @@ def render(**overrides):
     variables.update(
         {"egress_firewall_dns_upstreams": ["192.0.2.53"], "egress_firewall_metering_ct_mark": 0}, **overrides
     )
+    variables["__egress_firewall_name_proxy_user"] = "aicontainers-proxy"
     variables["__egress_firewall_policy"] = build_policy(variables)
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROLE / "templates")), trim_blocks=True)
     return environment.get_template("aicontainers.nft.j2").render(**variables)
@@ -60,6 +61,19 @@ def test_proxy_mode_allows_only_the_proxy():
     table = render(egress_firewall_proxy={"address": "10.0.0.5", "port": 3128})
     assert "ip daddr 10.0.0.5 tcp dport 3128 accept" in table
     assert "@domains0_v4 tcp dport" not in table
+
+
+def test_names_mode_lets_only_the_proxy_user_out_and_guards_its_port():
+    table = render(egress_firewall_name_check=True, egress_firewall_metering_ct_mark=16)
+    output = table.split("chain output {")[1].split("\n\t}")[0]
+    assert 'meta skuid "aicontainers-proxy" tcp dport { 443 } ct mark set ct mark or 0x00000010 accept' in output
+    # No address set is allowed directly: a name is checked for every flow.
+    assert "@domains0" not in table.split("chain output {")[1]
+    guard = table.split("chain name_proxy_guard {")[1].split("}")[0]
+    assert "hook input" in guard
+    assert 'tcp dport 3128 iif "lo" accept' in guard and 'tcp dport 3128 meta iifkind "bridge" accept' in guard
+    assert guard.rstrip().endswith("tcp dport 3128 counter reject with tcp reset")
+    assert "name_proxy_guard" not in render()
 
 
 def test_bypass_mark_is_set_on_metering_flows_only():
