@@ -49,8 +49,8 @@ def dpi_suricata_pass_rules(domains, sid_base=DEFAULT_SID_BASE, name=DEFAULT_NAM
     return _rendered(render_suricata_pass_rules, domains, sid_base=sid_base, name=name)
 
 
-def dpi_squid_splice(domains, acl_name=DEFAULT_NAME):
-    return _rendered(render_squid_splice, domains, name=acl_name)
+def dpi_squid_splice(domains, acl_name=DEFAULT_NAME, sources=()):
+    return _rendered(render_squid_splice, domains, name=acl_name, sources=sources)
 
 
 def dpi_squid_conf_with_splice(conf_text, splice):

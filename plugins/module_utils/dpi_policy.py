@@ -31,6 +31,7 @@ that names the role variable and says what to fix.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import NamedTuple
 
@@ -50,6 +51,7 @@ DESCRIPTION_VARIABLE = "dpi_exemption_description"
 PROFILE_VARIABLE = "dpi_exemption_fortigate_profile"
 SID_BASE_VARIABLE = "dpi_exemption_suricata_sid_base"
 APPLIANCE_VARIABLE = "dpi_exemption_appliances"
+SOURCES_VARIABLE = "dpi_exemption_squid_allowlist_sources"
 
 LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 # Object names that every appliance here accepts unquoted and unescaped.
@@ -512,11 +514,69 @@ def squid_conf_with_splice(conf_text, splice):
     return "\n".join(block + kept) + "\n"
 
 
-def render_squid_splice(domains, name=DEFAULT_NAME, description=DEFAULT_DESCRIPTION):
-    """Squid 5+ ``acl`` and ``ssl_bump`` lines that splice (never bump) these names; ``name`` is the ACL."""
+def squid_sources(sources):
+    """The source addresses or networks, normalised; a sentence naming the variable when one is not."""
+    normalised = []
+    for source in sources or ():
+        try:
+            normalised.append(str(ipaddress.ip_network(str(source).strip(), strict=False)))
+        except ValueError:
+            raise DpiPolicyError(
+                f"{SOURCES_VARIABLE}: {source!r} is not an IP address or network; list the AI hosts' addresses, "
+                "for example 10.0.0.20 or 10.0.0.0/24."
+            ) from None
+    return sorted(set(normalised))
+
+
+def suffixed(name, suffix):
+    """An ACL name derived from ``name``, in the name's own style (``a_b`` -> ``a_b_x``, else ``a-x``)."""
+    return name + ("_" if "_" in name else "-") + suffix
+
+
+def squid_allowlist_lines(patterns, name, sources):
+    """Lines limiting what ``sources`` may do through this Squid to the metering channels.
+
+    Only CONNECT, only to port 443, only to a metering *name* (``dstdomain -n``:
+    an IP address never matches), and the tunnel is spliced only when the TLS
+    handshake names a host under the same pattern as the CONNECT line; any
+    other handshake from these sources is terminated. Deny rules only: what
+    the organisation's own rules refuse stays refused. Refusals are TCP resets,
+    so an ssl-bump port does not answer them with its own certificate.
+    """
+    acl_sources, acl_connect, acl_https, acl_names = (
+        suffixed(name, suffix) for suffix in ("sources", "connect", "https", "names")
+    )
+    forms = [squid_server_names([pattern.pattern]) for pattern in patterns]
+    lines = [
+        f"acl {acl_sources} src {' '.join(sources)}",
+        f"acl {acl_connect} method CONNECT",
+        f"acl {acl_https} port {HTTPS_PORT}",
+        f"acl {acl_names} dstdomain -n {' '.join(form for pair in forms for form in pair)}",
+        f"deny_info TCP_RESET {acl_sources}",
+        # The source ACL comes last on each line: its deny_info (the reset) applies.
+        f"http_access deny !{acl_connect} {acl_sources}",
+        f"http_access deny !{acl_https} {acl_sources}",
+        f"http_access deny !{acl_names} {acl_sources}",
+    ]
+    pairs = []
+    for index, pair in enumerate(forms):
+        tunnel, sni = suffixed(name, f"tunnel{index}"), suffixed(name, f"sni{index}")
+        lines.append(f"acl {tunnel} dstdomain -n {' '.join(pair)}")
+        lines.append(f"acl {sni} ssl::server_name --client-requested {' '.join(pair)}")
+        pairs.append(f"ssl_bump splice {acl_sources} {tunnel} {sni}")
+    return lines, [*pairs, f"ssl_bump terminate {acl_sources}"]
+
+
+def render_squid_splice(domains, name=DEFAULT_NAME, description=DEFAULT_DESCRIPTION, sources=()):
+    """Squid 5+ ``acl`` and ``ssl_bump`` lines that splice (never bump) these names; ``name`` is the ACL.
+
+    With ``sources`` (the AI hosts' addresses), the block also applies the
+    egress allowlist to their traffic through this proxy (see squid_allowlist_lines).
+    """
     check_object_name(NAME_VARIABLE, name, MAX_NAME)
     check_description(description)
-    step1 = name + ("_step1" if "_" in name else "-step1")  # in the name's own style
+    sources = squid_sources(sources)
+    step1 = suffixed(name, "step1")
     lines = header(
         f"Squid 5 or later with SslBump: splice (do not decrypt) the Azure AI metering channels ({name}).",
         description,
@@ -528,11 +588,11 @@ def render_squid_splice(domains, name=DEFAULT_NAME, description=DEFAULT_DESCRIPT
         ],
     )
     lines += [f"acl {name} ssl::server_name {server_name}" for server_name in squid_server_names(domains)]
-    lines += [
-        f"acl {step1} at_step SslBump1",
-        f"ssl_bump peek {step1}",
-        f"ssl_bump splice {name}",
-    ]
+    allowlist, allowlist_bump = ([], [])
+    if sources:
+        allowlist, allowlist_bump = squid_allowlist_lines(normalise_domains(domains), name, sources)
+    lines += allowlist
+    lines += [f"acl {step1} at_step SslBump1", f"ssl_bump peek {step1}", *allowlist_bump, f"ssl_bump splice {name}"]
     return text(lines)
 
 

@@ -207,8 +207,8 @@ def _row_destinations(policy, chains, sets, resolver_text, loaded):
     expected = sorted(d for group in policy.get("domain_groups", []) for d in group["domains"])
     evidence = "allowed domains {0} (expected {1})".format(", ".join(sorted(seen)) or "none", ", ".join(expected))
     if proxy:
-        # This host hands its policy to the proxy; what the proxy lets through is not observed here.
-        evidence = "only the proxy {0}:{1}, whose own allowlist this audit does not verify; ".format(
+        # This host hands its policy to the proxy; AIC-EGRESS-08 asks the proxy what it lets through.
+        evidence = "only the proxy {0}:{1} (what it lets through: AIC-EGRESS-08); ".format(
             (proxy["v4"] + proxy["v6"])[0], proxy["port"]
         ) + evidence
     if problems:
@@ -297,13 +297,38 @@ def _row_probes(probes):
     )
 
 
-def audit(state, probes=None):
+def _row_proxy(proxy, proxy_probes):
+    """proxy_probes: [{target, sni, expect, result}] asked of the proxy from this host (egress_proxy_probe)."""
+    where = "{0}:{1}".format((proxy["v4"] + proxy["v6"])[0], proxy["port"])
+    probes = proxy_probes or []
+    wrong = [p for p in probes if (p["result"] == "ok") != (p["expect"] == "allowed")]
+    tried_denied = any(p["expect"] == "denied" for p in probes)
+    if not tried_denied:
+        evidence = "the proxy {0} carries this host's egress and its own policy is unverified: no destination it " \
+                   "must refuse was tried".format(where)
+    elif wrong:
+        evidence = "; ".join("{target} (TLS name {sni}) {result} (expected {expect})".format(**p) for p in wrong)
+    else:
+        evidence = "the proxy {0} answered {1} probe(s) as the allowlist says: {2}".format(
+            where, len(probes), "; ".join("{target} (TLS name {sni}): {result}".format(**p) for p in probes))
+    return row(
+        "AIC-EGRESS-08",
+        "The proxy lets this host reach only the allowed destinations",
+        tried_denied and not wrong,
+        evidence,
+        "Apply the allowlist on the proxy (dpi_exemption_squid_allowlist_sources with this host's addresses), and "
+        "name a destination it must refuse in verify_egress_proxy_probe_denied.",
+    )
+
+
+def audit(state, probes=None, proxy_probes=None):
     """Rows for the egress controls.
 
     ``state`` is what :func:`egress_probe.gather` read: ``policy`` (the artefact
     egress_firewall wrote, None when missing), ``ruleset`` (``nft -j``),
     ``resolver_text``, ``networks``, ``engine_requires``, ``firewall_active``
     and, in names mode, ``name_proxy`` (see :mod:`egress_audit_names`).
+    ``proxy_probes`` are what the explicit proxy answered (proxy mode only).
     """
     chains = chains_of(state["ruleset"])
     loaded = bool(chains)
@@ -326,4 +351,6 @@ def audit(state, probes=None):
     rows.append(_row_boot(state["engine_requires"], state["firewall_active"]))
     if probes is not None:
         rows.append(_row_probes(probes))
+    if policy and policy.get("proxy") and not policy.get("name_check"):
+        rows.append(_row_proxy(policy["proxy"], proxy_probes))
     return rows

@@ -17,6 +17,8 @@ description:
     P(aicontainers.hardening.egress_firewall#role) role wrote to O(policy_path).
   - Optionally runs a throwaway container on every container network that tries
     destinations that must connect and destinations that must not.
+  - In proxy mode, asks the proxy from this host for tunnels it must refuse and one
+    it must open (C(AIC-EGRESS-08)), since the proxy's own rules are then the egress policy.
   - Returns one row per control with a stable ID (C(AIC-EGRESS-01)...); a control
     that cannot be judged is a failed row, never a module failure.
   - Read-only; safe in check mode. The probe containers are removed when they exit.
@@ -41,6 +43,21 @@ options:
     default: []
   probe_denied:
     description: C(NAME:PORT) or C(ADDRESS:PORT) targets a container must not reach.
+    type: list
+    elements: str
+    default: []
+  proxy_probe_allowed:
+    description:
+      - In proxy mode (the policy names an explicit proxy), C(NAME:PORT) targets the proxy must open a tunnel to
+        from this host (the Billing host on 443). The first one is also asked for with the first of
+        O(proxy_probe_denied)'s names in its TLS handshake, which the proxy must refuse.
+    type: list
+    elements: str
+    default: []
+  proxy_probe_denied:
+    description:
+      - In proxy mode, C(NAME:PORT) targets the proxy must refuse this host (a name outside the allowlist that the
+        proxy could otherwise reach). Without one, C(AIC-EGRESS-08) fails as unverified.
     type: list
     elements: str
     default: []
@@ -101,6 +118,12 @@ probes:
   returned: always
   type: list
   elements: dict
+proxy_probes:
+  description: In proxy mode, each tunnel asked of the proxy, with its TLS name, expectation and result.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{target: blocked.example.net:443, sni: blocked.example.net, expect: denied, result: "..."}]
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -110,6 +133,7 @@ from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_prob
     gather,
     run_probes,
 )
+from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_proxy_probe import probe_proxy
 
 
 def main():
@@ -120,6 +144,8 @@ def main():
             "probe_image": {"type": "str"},
             "probe_allowed": {"type": "list", "elements": "str", "default": []},
             "probe_denied": {"type": "list", "elements": "str", "default": []},
+            "proxy_probe_allowed": {"type": "list", "elements": "str", "default": []},
+            "proxy_probe_denied": {"type": "list", "elements": "str", "default": []},
         },
         supports_check_mode=True,
     )
@@ -133,8 +159,17 @@ def main():
             module.params["probe_allowed"],
             module.params["probe_denied"],
         )
-    rows = audit(state, probes)
-    module.exit_json(changed=False, rows=rows, networks=state["networks"], probes=probes or [])
+    proxy = (state["policy"] or {}).get("proxy")
+    proxy_probes = None
+    if proxy:
+        proxy_probes = probe_proxy(
+            ((proxy["v4"] + proxy["v6"])[0], proxy["port"]),
+            module.params["proxy_probe_allowed"],
+            module.params["proxy_probe_denied"],
+        )
+    rows = audit(state, probes, proxy_probes)
+    module.exit_json(changed=False, rows=rows, networks=state["networks"], probes=probes or [],
+                     proxy_probes=proxy_probes or [])
 
 
 if __name__ == "__main__":

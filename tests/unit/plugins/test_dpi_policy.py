@@ -364,3 +364,45 @@ def test_filters_fail_with_the_sentence():
         dpi_appliance_policy(["cognitive.microsoft.com."], "cisco")
     with pytest.raises(AnsibleFilterError, match="sid_base"):
         dpi_appliance_policy(METERING, "panos", sid_base=1)
+
+
+# Squid: the allowlist for the AI hosts' traffic (measured in a Squid 5.7
+# container: without these lines blocked.example.net, an address and a
+# mismatched SNI were bumped through; with them each was refused or terminated).
+
+
+def test_with_sources_the_block_refuses_everything_but_connect_to_a_metering_name_on_443():
+    lines = render_squid_splice(["*.cognitive.microsoft.com"], sources=["10.0.0.21", "10.0.0.20/32"]).splitlines()
+    assert "acl aicontainers-metering-sources src 10.0.0.20/32 10.0.0.21/32" in lines
+    assert "acl aicontainers-metering-names dstdomain -n .cognitive.microsoft.com .cognitive.microsoft.com." in lines
+    assert "deny_info TCP_RESET aicontainers-metering-sources" in lines
+    denies = [line for line in lines if line.startswith("http_access")]
+    assert denies == [
+        "http_access deny !aicontainers-metering-connect aicontainers-metering-sources",
+        "http_access deny !aicontainers-metering-https aicontainers-metering-sources",
+        "http_access deny !aicontainers-metering-names aicontainers-metering-sources",
+    ]
+
+
+def test_with_sources_a_tunnel_is_spliced_only_when_the_handshake_names_the_same_pattern():
+    lines = render_squid_splice(METERING, sources=["10.0.0.20"]).splitlines()
+    bump = [line for line in lines if line.startswith("ssl_bump")]
+    assert bump[0] == "ssl_bump peek aicontainers-metering-step1"
+    assert bump[1:4] == [
+        f"ssl_bump splice aicontainers-metering-sources aicontainers-metering-tunnel{i} aicontainers-metering-sni{i}"
+        for i in range(3)
+    ]
+    assert bump[4:] == ["ssl_bump terminate aicontainers-metering-sources", "ssl_bump splice aicontainers-metering"]
+    assert "acl aicontainers-metering-sni0 ssl::server_name --client-requested .cognitive.microsoft.com " \
+           ".cognitive.microsoft.com." in lines
+
+
+def test_without_sources_the_block_only_splices():
+    assert "http_access" not in render_squid_splice(METERING)
+
+
+def test_a_source_that_is_not_an_address_is_one_sentence_naming_the_variable():
+    with pytest.raises(DpiPolicyError, match=r"^dpi_exemption_squid_allowlist_sources: 'aihost' is not an IP"):
+        render_squid_splice(METERING, sources=["aihost"])
+    with pytest.raises(AnsibleFilterError, match=r"^dpi_exemption_squid_allowlist_sources: '10.0.0.300'"):
+        dpi_squid_splice(METERING, sources=["10.0.0.300"])

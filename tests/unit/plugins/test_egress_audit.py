@@ -25,6 +25,7 @@ from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_prob
     gather,
     run_probes,
 )
+from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_proxy_probe import probe_proxy
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 RULESET = json.loads((FIXTURES / "egress_ruleset.json").read_text())
@@ -39,7 +40,7 @@ PROBES = [
 NO_PROBES = object()
 
 
-def rows_by_id(probes=None, **changes):
+def rows_by_id(probes=None, proxy_probes=None, **changes):
     """The audit's rows by ID, for the hardened host's state with some parts changed.
 
     ``probes`` defaults to PROBES; pass ``[]`` for "no probe ran" and
@@ -49,7 +50,7 @@ def rows_by_id(probes=None, **changes):
     state = {"policy": POLICY, "ruleset": RULESET, "resolver_text": RESOLVER, "networks": NETWORKS,
              "engine_requires": REQUIRES, "firewall_active": True}
     state.update(changes)
-    return {r["id"]: r for r in audit(state, probes)}
+    return {r["id"]: r for r in audit(state, probes, proxy_probes)}
 
 
 def failed(rows):
@@ -304,12 +305,49 @@ def test_an_internal_network_is_only_probed_with_the_denied_targets():
     assert probes == [{"network": "back", "target": "10.0.0.1:443", "expect": "denied", "result": "refused"}]
 
 
-def test_in_proxy_mode_the_proxy_rule_is_checked_and_its_own_policy_is_called_unverified():
+PROXY = {"v4": ["10.213.0.40"], "v6": [], "port": 3128}
+PROXY_PROBES = [
+    {"target": "westus.api.cognitive.microsoft.com:443", "sni": "westus.api.cognitive.microsoft.com",
+     "expect": "allowed", "result": "ok"},
+    {"target": "blocked.example.net:443", "sni": "blocked.example.net", "expect": "denied",
+     "result": "the proxy 10.213.0.40:3128 closed the connection without answering CONNECT blocked.example.net:443"},
+    {"target": "westus.api.cognitive.microsoft.com:443", "sni": "blocked.example.net", "expect": "denied",
+     "result": "westus.api.cognitive.microsoft.com:443 (through the proxy 10.213.0.40:3128) closed the connection "
+               "during the TLS handshake"},
+]
+
+
+def test_in_proxy_mode_the_proxy_rule_is_checked_and_the_proxy_is_asked_what_it_lets_through():
     policy = dict(POLICY, proxy={"v4": ["10.213.0.40"], "v6": [], "port": 3128})
     proxied = with_rules(rule("output", match({"payload": {"protocol": "ip", "field": "daddr"}}, "10.213.0.40"),
                               match({"payload": {"protocol": "tcp", "field": "dport"}}, 3128), ACCEPT))
-    rows = rows_by_id(policy=policy, ruleset=proxied)
+    rows = rows_by_id(policy=policy, ruleset=proxied, proxy_probes=PROXY_PROBES)
     assert failed(rows) == []
-    assert "only the proxy 10.213.0.40:3128, whose own allowlist this audit does not verify" in rows[
+    assert "only the proxy 10.213.0.40:3128 (what it lets through: AIC-EGRESS-08)" in rows[
         "AIC-EGRESS-03"]["evidence"]
     assert "no rule allows the proxy" in rows_by_id(policy=policy)["AIC-EGRESS-03"]["evidence"]
+
+
+def test_a_proxy_never_asked_for_a_refused_destination_is_an_unverified_failed_row():
+    rows = rows_by_id(policy=dict(POLICY, proxy=PROXY), proxy_probes=[PROXY_PROBES[0]])
+    assert not rows["AIC-EGRESS-08"]["passed"]
+    assert "its own policy is unverified" in rows["AIC-EGRESS-08"]["evidence"]
+    assert "AIC-EGRESS-08" not in rows_by_id()
+
+
+def test_a_proxy_that_opens_a_tunnel_whose_handshake_names_another_host_fails_the_row():
+    bumped = [*PROXY_PROBES[:2], dict(PROXY_PROBES[2], result="ok")]
+    row = rows_by_id(policy=dict(POLICY, proxy=PROXY), proxy_probes=bumped)["AIC-EGRESS-08"]
+    assert not row["passed"]
+    assert row["evidence"] == ("westus.api.cognitive.microsoft.com:443 (TLS name blocked.example.net) ok "
+                               "(expected denied)")
+
+
+def test_the_proxy_is_asked_for_a_refused_name_and_for_an_allowed_name_with_a_refused_handshake_name():
+    asked = []
+    results = probe_proxy(("10.0.0.5", 3128), ["meter.example:443"], ["evil.example:443"],
+                          tunnel=lambda proxy, target, sni: asked.append((proxy, target, sni)) or "ok")
+    assert asked == [(("10.0.0.5", 3128), "meter.example:443", None), (("10.0.0.5", 3128), "evil.example:443", None),
+                     (("10.0.0.5", 3128), "meter.example:443", "evil.example")]
+    assert [(r["sni"], r["expect"]) for r in results] == [
+        ("meter.example", "allowed"), ("evil.example", "denied"), ("evil.example", "denied")]
