@@ -209,7 +209,7 @@ def _row_destinations(policy, chains, sets, resolver_text, loaded):
     if proxy:
         # This host hands its policy to the proxy; AIC-EGRESS-08 asks the proxy what it lets through.
         evidence = "only the proxy {0}:{1} (what it lets through: AIC-EGRESS-08); ".format(
-            (proxy["v4"] + proxy["v6"])[0], proxy["port"]
+            proxy_address(proxy), proxy["port"]
         ) + evidence
     if problems:
         evidence += "; " + "; ".join(problems)
@@ -224,7 +224,7 @@ def _row_destinations(policy, chains, sets, resolver_text, loaded):
 
 
 def _proxy_problems(proxy, chains):
-    address = (proxy["v4"] + proxy["v6"])[0]
+    address = proxy_address(proxy)
     for statements in (rule for chain in chains.values() for rule in chain["rules"]):
         rights = [s["match"].get("right") for s in statements if "match" in s]
         if address in rights and proxy["port"] in rights and verdict_of(statements)[0] == "accept":
@@ -297,9 +297,14 @@ def _row_probes(probes):
     )
 
 
+def proxy_address(proxy):
+    """The first address of the policy's explicit proxy."""
+    return (proxy["v4"] + proxy["v6"])[0]
+
+
 def _row_proxy(proxy, proxy_probes):
     """proxy_probes: [{target, sni, expect, result}] asked of the proxy from this host (egress_proxy_probe)."""
-    where = "{0}:{1}".format((proxy["v4"] + proxy["v6"])[0], proxy["port"])
+    where = "{0}:{1}".format(proxy_address(proxy), proxy["port"])
     probes = proxy_probes or []
     wrong = [p for p in probes if (p["result"] == "ok") != (p["expect"] == "allowed")]
     tried_denied = any(p["expect"] == "denied" for p in probes)

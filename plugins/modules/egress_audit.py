@@ -128,7 +128,7 @@ proxy_probes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_audit import audit
+from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_audit import audit, proxy_address
 from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_probe import (
     gather,
     run_probes,
@@ -163,7 +163,7 @@ def main():
     proxy_probes = None
     if proxy:
         proxy_probes = probe_proxy(
-            ((proxy["v4"] + proxy["v6"])[0], proxy["port"]),
+            (proxy_address(proxy), proxy["port"]),
             module.params["proxy_probe_allowed"],
             module.params["proxy_probe_denied"],
         )
