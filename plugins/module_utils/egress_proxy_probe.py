@@ -45,13 +45,13 @@ def try_tunnel(proxy, target, sni=None, timeout=TIMEOUT):
 
 
 def expectations(allowed, denied):
-    """(target, sni, expect) for each probe: denied names refused, the first allowed one opened.
+    """(target, sni, expect) for each probe: denied names refused, allowed ones opened.
 
     With both lists, the first allowed target is also asked for with the first
     denied name in its handshake: a proxy that checks only the CONNECT line
     opens that tunnel, and must not.
     """
-    probes = [(target, None, "allowed") for target in allowed[:1]]
+    probes = [(target, None, "allowed") for target in allowed]
     probes += [(target, None, "denied") for target in denied]
     if allowed and denied:
         probes.append((allowed[0], _split(denied[0])[0], "denied"))
