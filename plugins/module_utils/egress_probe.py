@@ -61,7 +61,8 @@ def container_networks(run):
     rc, out = run(["docker", "network", "inspect", *ids.split()])[:2]
     return [
         {"Name": n.get("Name"), "Driver": n.get("Driver"), "Internal": bool(n.get("Internal")),
-         "Options": n.get("Options") or {}}
+         "Options": n.get("Options") or {},
+         "Gateways": [c["Gateway"] for c in (n.get("IPAM") or {}).get("Config") or [] if c.get("Gateway")]}
         for n in (_json(out, []) if rc == 0 else [])
     ]
 
@@ -95,17 +96,28 @@ def gather(run, policy_path, resolver_conf, name_proxy_conf=NAME_PROXY_CONF):
     }
 
 
-def run_probes(run, image, networks, allowed, denied):
+def _name_proxy_targets(network, name_proxy_port):
+    """Where a container on ``network`` reaches the host's name-checking proxy: its IPv4 gateway."""
+    if not name_proxy_port:
+        return []
+    ipv4 = [gateway for gateway in network.get("Gateways", []) if ":" not in gateway]
+    return ["{0}:{1}".format(gateway, name_proxy_port) for gateway in ipv4[:1]]
+
+
+def run_probes(run, image, networks, allowed, denied, *, name_proxy_port=None):
     """A throwaway container on each network tries every target; one result per network and target.
 
     An internal network (``docker network create --internal``) reaches nothing
-    outside by design, so there only the denied targets are tried.
+    outside by design, so there only the denied targets are tried. In names
+    mode (``name_proxy_port``) every other network must also reach the host's
+    name-checking proxy on its gateway, the only way out it has.
     """
     results = []
     for network in networks:
         expectations = [(target, "denied") for target in denied]
         if not network.get("Internal"):
-            expectations = [(target, "allowed") for target in allowed] + expectations
+            reachable = list(allowed) + _name_proxy_targets(network, name_proxy_port)
+            expectations = [(target, "allowed") for target in reachable] + expectations
         if network["Driver"] in NO_NETWORK_DRIVERS or not expectations:
             continue
         rc, out, err = run(

@@ -16,7 +16,8 @@ description:
     unit dependencies - and compares it with the intended policy the
     P(aicontainers.hardening.egress_firewall#role) role wrote to O(policy_path).
   - Optionally runs a throwaway container on every container network that tries
-    destinations that must connect and destinations that must not.
+    destinations that must connect and destinations that must not. In names mode each
+    container must also reach the host's name-checking proxy on its network's gateway.
   - In proxy mode, asks the proxy from this host for tunnels it must refuse and one
     it must open (C(AIC-EGRESS-08)), since the proxy's own rules are then the egress policy.
   - Returns one row per control with a stable ID (C(AIC-EGRESS-01)...); a control
@@ -37,7 +38,10 @@ options:
         Without it, no probe runs and no C(AIC-EGRESS-07) row is returned.
     type: str
   probe_allowed:
-    description: C(NAME:PORT) targets a container must reach (a metering name on 443).
+    description:
+      - C(NAME:PORT) targets a container must reach (a metering name on 443, or the proxy's address and port).
+      - In names mode a direct connection to a metering name is refused; leave this empty there (the name-checking
+        proxy on the gateway is probed anyway) and list the Billing host in O(probe_denied).
     type: list
     elements: str
     default: []
@@ -112,7 +116,7 @@ networks:
   returned: always
   type: list
   elements: dict
-  sample: [{Name: bridge, Driver: bridge}]
+  sample: [{Name: bridge, Driver: bridge, Internal: false, Options: {}, Gateways: [172.17.0.1]}]
 probes:
   description: Each probe with its network, target, expectation and result.
   returned: always
@@ -158,6 +162,7 @@ def main():
             state["networks"],
             module.params["probe_allowed"],
             module.params["probe_denied"],
+            name_proxy_port=((state["policy"] or {}).get("name_check") or {}).get("port"),
         )
     proxy = (state["policy"] or {}).get("proxy")
     proxy_probes = None

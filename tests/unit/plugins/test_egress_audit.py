@@ -282,9 +282,11 @@ def test_gather_reads_the_live_state_and_tolerates_a_host_without_docker(tmp_pat
 
 def test_container_networks_come_from_docker_network_inspect():
     inspect = [{"Name": "anynet", "Driver": "bridge", "Internal": False,
-                "Options": {"com.docker.network.bridge.name": "anything"}}]
+                "Options": {"com.docker.network.bridge.name": "anything"},
+                "IPAM": {"Config": [{"Subnet": "172.19.0.0/16", "Gateway": "172.19.0.1"}, {"Subnet": "fd00::/64"}]}}]
     host = FakeHost({"docker network ls": (0, "abc\n", ""), "docker network inspect": (0, json.dumps(inspect), "")})
-    assert container_networks(host) == inspect
+    expected = {key: inspect[0][key] for key in ("Name", "Driver", "Internal", "Options")}
+    assert container_networks(host) == [dict(expected, Gateways=["172.19.0.1"])]
     assert host.ran[-1] == ["docker", "network", "inspect", "abc"]
 
 
@@ -303,6 +305,19 @@ def test_an_internal_network_is_only_probed_with_the_denied_targets():
     probes = run_probes(host, "probe:1", [{"Name": "back", "Driver": "bridge", "Internal": True}],
                         ["a.example:443"], ["10.0.0.1:443"])
     assert probes == [{"network": "back", "target": "10.0.0.1:443", "expect": "denied", "result": "refused"}]
+
+
+def test_in_names_mode_each_network_must_reach_the_name_proxy_on_its_own_gateway():
+    host = FakeHost({"timeout": (0, "", "")})
+    networks = [{"Name": "bridge", "Driver": "bridge", "Gateways": ["fd00::1", "172.17.0.1"]},
+                {"Name": "anynet", "Driver": "bridge", "Gateways": ["172.19.0.1"]},
+                {"Name": "back", "Driver": "bridge", "Internal": True, "Gateways": ["172.20.0.1"]}]
+    probes = run_probes(host, "probe:1", networks, [], ["westus.example:443"], name_proxy_port=3128)
+    assert [(p["network"], p["target"], p["expect"]) for p in probes] == [
+        ("bridge", "172.17.0.1:3128", "allowed"), ("bridge", "westus.example:443", "denied"),
+        ("anynet", "172.19.0.1:3128", "allowed"), ("anynet", "westus.example:443", "denied"),
+        ("back", "westus.example:443", "denied"),
+    ]
 
 
 PROXY = {"v4": ["10.213.0.40"], "v6": [], "port": 3128}
