@@ -29,7 +29,11 @@ _value:
   type: dict
 """
 
-from ansible_collections.aicontainers.hardening.plugins.module_utils.ai_container_spec import SpecError, build_spec
+from ansible_collections.aicontainers.hardening.plugins.module_utils.ai_container_spec import (
+    SpecError,
+    build_spec,
+    published_ports,
+)
 
 
 def ai_container_spec(options):
@@ -41,6 +45,12 @@ def ai_container_spec(options):
     return spec
 
 
+def ai_container_published_ports(options):
+    """Host ports the replicas publish beyond loopback, for a firewall that
+    admits only the frontends there (site.yml hands them to egress_firewall)."""
+    return published_ports(dict(options or {}))
+
+
 class FilterModule:
     def filters(self):
-        return {"ai_container_spec": ai_container_spec}
+        return {"ai_container_spec": ai_container_spec, "ai_container_published_ports": ai_container_published_ports}

@@ -3,8 +3,9 @@
 """Validate the ai_container role's variables and plan its replicas.
 
 :func:`build_spec` returns one entry per replica (name, published port,
-resources) or raises SpecError with one sentence per problem, each naming
-the variable, so the role stops before anything is deployed.
+resources) and the network they join, or raises SpecError with one sentence
+per problem, each naming the variable, so the role stops before anything is
+deployed.
 """
 
 from __future__ import annotations
@@ -175,4 +176,35 @@ def build_spec(options):
             replica["published"] = ["{0}:{1}:5000".format(host, ports[index])]
             replica["url"] = "http://{0}:{1}".format(host, ports[index])
         replicas.append(replica)
-    return {"replicas": replicas, "billing": billing, "resources": resources, "kind": kind}
+    return {
+        "replicas": replicas,
+        "billing": billing,
+        "resources": resources,
+        "kind": kind,
+        "network": _network(options, name),
+    }
+
+
+def _network(options, name):
+    """The replicas' network: the user's (shared with a frontend container), or
+    one of their own, named after the replica set, where inter-container
+    communication is off so that no container reaches another's API."""
+    joined = options.get("ai_container_network") or ""
+    return {"name": joined or name, "own": not joined}
+
+
+def published_ports(options):
+    """The host ports the replicas publish on a non-loopback address: [] when
+    they publish on loopback or join the user's network, or when these
+    variables are invalid (the role names the problem). Reads only the
+    publishing variables, so no secret is needed."""
+    errors = []
+    address = _publish(options, errors)
+    if errors or not address or ipaddress.ip_address(address).is_loopback:
+        return []
+    try:
+        count = int(options.get("ai_container_replicas", 1))
+    except (TypeError, ValueError):
+        return []
+    ports = _ports(options, count, errors)
+    return [] if errors else ports

@@ -18,6 +18,7 @@ from ansible_collections.aicontainers.hardening.plugins.module_utils.container_n
     describe,
     unfilterable,
 )
+from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_audit_frontends import guard_problems
 from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_audit_names import names_problems
 
 FIREWALL_UNIT = "aicontainers-firewall.service"
@@ -297,6 +298,23 @@ def _row_probes(probes):
     )
 
 
+def _row_frontends(policy, chains, sets, loaded):
+    ports = ", ".join(str(port) for port in policy["frontend_ports"])
+    sources = policy.get("frontend_sources_v4", []) + policy.get("frontend_sources_v6", [])
+    problems = guard_problems(policy, chains, sets, verdict_of) if loaded else ["table inet aicontainers is not loaded"]
+    return row(
+        "AIC-EGRESS-09",
+        "Published replica ports admit only the frontends",
+        not problems,
+        "; ".join(problems) if problems
+        else "port(s) {0}: only loopback and {1} pass, every other source is dropped before Docker's DNAT".format(
+            ports, ", ".join(sources)
+        ),
+        "Run the egress_firewall role with egress_firewall_frontend_ports and _frontend_sources (site.yml sets "
+        "them); until then any host of the network calls the replicas' API, which has no authentication.",
+    )
+
+
 def proxy_address(proxy):
     """The first address of the policy's explicit proxy."""
     return (proxy["v4"] + proxy["v6"])[0]
@@ -358,4 +376,6 @@ def audit(state, probes=None, proxy_probes=None):
         rows.append(_row_probes(probes))
     if policy and policy.get("proxy") and not policy.get("name_check"):
         rows.append(_row_proxy(policy["proxy"], proxy_probes))
+    if policy and policy.get("frontend_ports"):
+        rows.append(_row_frontends(policy, chains, sets_of(state["ruleset"]), loaded))
     return rows

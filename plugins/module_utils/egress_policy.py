@@ -258,6 +258,26 @@ def _resolvable_domains(options, domain_groups, errors):
     return sorted(names)
 
 
+def _frontends(options, errors):
+    """Ports this host publishes beyond loopback (the replicas' API, which has no
+    authentication) and the only sources the network may open them from."""
+    ports = options.get("egress_firewall_frontend_ports") or []
+    sources = options.get("egress_firewall_frontend_sources") or []
+    result = {"frontend_ports": [], "frontend_sources_v4": [], "frontend_sources_v6": []}
+    if not ports:
+        return result
+    result["frontend_ports"] = normalise_ports("egress_firewall_frontend_ports", ports, errors)
+    result["frontend_sources_v4"], result["frontend_sources_v6"] = normalise_networks(
+        "egress_firewall_frontend_sources", sources, errors
+    )
+    if not sources:
+        errors.append(
+            "egress_firewall_frontend_sources: give the frontends' addresses; without them no frontend "
+            "could open egress_firewall_frontend_ports {0}.".format(", ".join(str(port) for port in ports))
+        )
+    return result
+
+
 def build_policy(options, table="aicontainers"):
     """Return the normalised policy, or raise PolicyError listing every problem."""
     errors = []
@@ -296,6 +316,7 @@ def build_policy(options, table="aicontainers"):
         if policy["internal_v4"] or policy["internal_v6"]
         else []
     )
+    policy.update(_frontends(options, errors))
     policy["name_check"] = _name_check(options, policy["domain_groups"], errors)
     policy["resolvable_domains"] = _resolvable_domains(options, policy["domain_groups"], errors)
     policy["unfiltered_networks_accepted"] = sorted(

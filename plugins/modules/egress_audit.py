@@ -20,6 +20,9 @@ description:
     container must also reach the host's name-checking proxy on its network's gateway.
   - In proxy mode, asks the proxy from this host for tunnels it must refuse and one
     it must open (C(AIC-EGRESS-08)), since the proxy's own rules are then the egress policy.
+  - When the policy has frontend ports (C(egress_firewall_frontend_ports)), checks that a prerouting
+    chain drops them for every source but loopback and the frontends' sets, and that those sets hold
+    exactly the intended addresses (C(AIC-EGRESS-09)).
   - Returns one row per control with a stable ID (C(AIC-EGRESS-01)...); a control
     that cannot be judged is a failed row, never a module failure.
   - Read-only; safe in check mode. The probe containers are removed when they exit.

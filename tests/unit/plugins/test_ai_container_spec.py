@@ -7,6 +7,7 @@ from ansible_collections.aicontainers.hardening.plugins.module_utils.ai_containe
     SpecError,
     build_spec,
     host_is_covered,
+    published_ports,
 )
 
 GOOD = {
@@ -93,5 +94,37 @@ def test_allowlist_coverage_is_on_label_boundaries(host, covered):
 
 
 def test_filter_never_returns_the_key():
-    assert "k" not in str(ai_container_spec(GOOD)).replace("kind", "").replace("key", "")
+    secret = "s3cr3t-api-key"
+    assert secret not in str(ai_container_spec(dict(GOOD, ai_container_api_key=secret)))
     assert ai_container_spec(dict(GOOD, ai_container_eula=""))["errors"]
+
+
+def test_replicas_get_a_network_of_their_own_unless_one_is_given():
+    assert build_spec(GOOD)["network"] == {"name": "language", "own": True}
+    assert build_spec(dict(GOOD, ai_container_network="frontend"))["network"] == {"name": "frontend", "own": False}
+
+
+@pytest.mark.parametrize(
+    "overrides, ports",
+    [
+        ({}, []),
+        ({"ai_container_publish_address": "10.0.0.5", "ai_container_publish_beyond_loopback_unauthenticated_api": True},
+         [5000, 5001]),
+        ({"ai_container_publish_address": "10.0.0.5", "ai_container_publish_beyond_loopback_unauthenticated_api": True,
+          "ai_container_ports": [7000, 7002]}, [7000, 7002]),
+        ({"ai_container_network": "frontend"}, []),
+        ({"ai_container_publish_address": "10.0.0.5"}, []),
+    ],
+)
+def test_published_ports_are_those_beyond_loopback(overrides, ports):
+    assert published_ports(dict(GOOD, **overrides)) == ports
+
+
+def test_published_ports_need_only_the_publishing_variables():
+    assert published_ports(
+        {
+            "ai_container_publish_address": "10.0.0.5",
+            "ai_container_publish_beyond_loopback_unauthenticated_api": True,
+            "ai_container_replicas": 3,
+        }
+    ) == [5000, 5001, 5002]

@@ -183,3 +183,25 @@ def test_unfilterable_networks_are_named_unless_accepted():
     assert "egress_firewall_unfiltered_networks_accepted" in sentence
     assert egress_unfiltered_networks(networks, accepted=["lan", "l3"]) == []
     assert egress_unfiltered_networks([{"Name": "bridge", "Driver": "bridge"}]) == []
+
+
+def test_frontend_ports_need_the_frontends_addresses():
+    with pytest.raises(PolicyError) as error:
+        build_policy(dict(BASE, egress_firewall_frontend_ports=[5000]))
+    assert error.value.errors == [
+        "egress_firewall_frontend_sources: give the frontends' addresses; without them no frontend "
+        "could open egress_firewall_frontend_ports 5000."
+    ]
+
+
+def test_frontend_sources_are_split_by_family():
+    policy = build_policy(
+        dict(
+            BASE,
+            egress_firewall_frontend_ports=["5001", 5000],
+            egress_firewall_frontend_sources=["fd00::1", "10.0.0.20"],
+        )
+    )
+    assert (policy["frontend_ports"], policy["frontend_sources_v4"], policy["frontend_sources_v6"]) == (
+        [5000, 5001], ["10.0.0.20"], ["fd00::1"]
+    )

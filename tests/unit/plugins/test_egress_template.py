@@ -108,6 +108,7 @@ def test_proxy_flows_carry_the_bypass_mark():
         },
         {"egress_firewall_metering_ct_mark": 16, "egress_firewall_proxy": {"address": "10.0.0.5", "port": 3128}},
         {"egress_firewall_internal_cidrs": ["10.0.1.0/24", "fd00::/64"], "egress_firewall_internal_ports": [5000]},
+        {"egress_firewall_frontend_ports": [5000, 5001], "egress_firewall_frontend_sources": ["10.0.0.20", "fd00::20"]},
     ],
 )
 def test_nft_accepts_the_rendered_table(overrides):
@@ -133,3 +134,18 @@ def test_internal_destinations_are_allowed_for_the_host_also_in_proxy_mode():
     assert "ip daddr @internal_v4 tcp dport { 5000, 5001 } accept" in output_chain
     assert "elements = { 10.0.1.0/24 }" in table
     assert "@internal_v4" not in table[table.index("chain container_egress") :]
+
+
+def test_frontend_ports_admit_only_the_frontends_before_docker_dnat():
+    table = render(egress_firewall_frontend_ports=[5001, 5000], egress_firewall_frontend_sources=["10.0.0.20"])
+    guard = table[table.index("chain frontend_guard") :]
+    guard = guard[: guard.index("}\n")]
+    assert "hook prerouting priority raw" in guard
+    assert 'iif "lo" accept' in guard
+    assert "tcp dport { 5000, 5001 } fib daddr type local ip saddr @frontends_v4 accept" in guard
+    assert guard.rstrip().endswith("tcp dport { 5000, 5001 } fib daddr type local counter drop")
+    assert "set frontends_v4 { type ipv4_addr; flags interval; auto-merge; elements = { 10.0.0.20 }; }" in table
+
+
+def test_no_frontend_ports_no_guard():
+    assert "frontend_guard" not in render()
