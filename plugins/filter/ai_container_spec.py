@@ -25,7 +25,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: C(replicas), C(billing), C(resources), C(kind) and C(errors) (empty when valid).
+  description:
+    - C(replicas), C(billing), C(resources), C(kind), C(network), C(request_limits) (the largest body and the
+      longest call one replica takes) and C(errors) (empty when valid).
   type: dict
 """
 

@@ -30,6 +30,32 @@ KINDS = {
     "document-intelligence": {"cpus": 8, "memory": "24g"},
     "vision-read": {"cpus": 8, "memory": "16g"},
 }
+# Per container kind: the largest request body the AI API documents (Language
+# and Translator take 1 MB of text per call; Speech a short audio file; the
+# document APIs whole files) and how long one call may take. The frontend
+# takes them, capped by the replica's memory (see request_limits).
+_TEXT = {"body": "1m", "timeout": "60s"}
+_LONG_TEXT = {"body": "1m", "timeout": "300s"}
+_AUDIO = {"body": "10m", "timeout": "300s"}
+_DOCUMENT = {"body": "50m", "timeout": "300s"}
+REQUEST_LIMITS = {
+    "language": _TEXT,
+    "sentiment": _TEXT,
+    "key-phrase": _TEXT,
+    "ner": _TEXT,
+    "translator": _TEXT,
+    "summarization": _LONG_TEXT,
+    "neural-text-to-speech": _LONG_TEXT,
+    "speech-to-text": _AUDIO,
+    "custom-speech-to-text": _AUDIO,
+    "speech-language-identification": _AUDIO,
+    "document-intelligence": _DOCUMENT,
+    "vision-read": _DOCUMENT,
+}
+# A replica holds a request body several times over while it parses it, so
+# a body may take at most 1/BODY_SHARE_OF_MEMORY of the replica's memory.
+BODY_SHARE_OF_MEMORY = 8
+UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?[bkmg]?$", re.IGNORECASE)
 DEFAULT_ALLOWED_DOMAINS = ("*.cognitive.microsoft.com", "*.cognitiveservices.azure.com")
 
@@ -182,7 +208,25 @@ def build_spec(options):
         "resources": resources,
         "kind": kind,
         "network": _network(options, name),
+        "request_limits": request_limits(kind, resources["memory"]),
     }
+
+
+def to_bytes(size):
+    """'128m' -> 134217728 (Docker's and NGINX's size units)."""
+    size = str(size).strip().lower()
+    unit = size[-1] if size[-1] in UNITS else "b"
+    return int(float(size.rstrip("bkmg")) * UNITS[unit])
+
+
+def request_limits(kind, memory):
+    """What a frontend accepts for one call to a replica of ``kind`` with
+    ``memory``: the kind's documented body limit, capped at
+    1/BODY_SHARE_OF_MEMORY of the memory, and the kind's call timeout, as
+    NGINX sizes and times."""
+    limits = REQUEST_LIMITS[kind]
+    body = min(to_bytes(limits["body"]), to_bytes(memory) // BODY_SHARE_OF_MEMORY)
+    return {"body_size": "{0}k".format(max(body // 1024, 1)), "timeout": limits["timeout"]}
 
 
 def _network(options, name):

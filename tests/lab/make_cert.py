@@ -1,10 +1,12 @@
 """Make a client certificate for frontend tests, signed by a given CA or by a new one.
 
-usage: python3 make_cert.py OUT_PREFIX COMMON_NAME [--ca CA_CERT CA_KEY] [--expired]
+usage: python3 make_cert.py OUT_PREFIX COMMON_NAME [--ca CA_CERT CA_KEY] [--expired | --days N] [--key KEY]
 
-Writes OUT_PREFIX.key and OUT_PREFIX.crt (and OUT_PREFIX-ca.crt for a new CA).
+Writes OUT_PREFIX.key and OUT_PREFIX.crt (and OUT_PREFIX-ca.crt for a new CA);
+with --key, signs that existing key and writes only OUT_PREFIX.crt.
 Used for the certificates a frontend must refuse: another CA's, an expired
-one, and one that forges a good client's subject under another CA.
+one, one that forges a good client's subject under another CA; and for one
+close to its end, which the role must issue again.
 """
 
 import argparse
@@ -61,6 +63,8 @@ def main():
     parser.add_argument("common_name")
     parser.add_argument("--ca", nargs=2, metavar=("CA_CERT", "CA_KEY"))
     parser.add_argument("--expired", action="store_true")
+    parser.add_argument("--days", type=int, default=30, help="validity in days")
+    parser.add_argument("--key", help="sign this existing private key instead of making one")
     args = parser.parse_args()
     if args.ca:
         with open(args.ca[0], "rb") as handle:
@@ -74,10 +78,16 @@ def main():
         ca_cert = build(issuer, issuer, ca_key.public_key(), ca_key, ca=True, days=30)
         with open(args.prefix + "-ca.crt", "wb") as handle:
             handle.write(ca_cert.public_bytes(serialization.Encoding.PEM))
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    cert = build(name(args.common_name), issuer, key.public_key(), ca_key, ca=False, days=-1 if args.expired else 30)
-    with open(args.prefix + ".key", "wb") as handle:
-        handle.write(pem_key(key))
+    if args.key:
+        with open(args.key, "rb") as handle:
+            key = serialization.load_pem_private_key(handle.read(), password=None)
+    else:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        with open(args.prefix + ".key", "wb") as handle:
+            handle.write(pem_key(key))
+    cert = build(
+        name(args.common_name), issuer, key.public_key(), ca_key, ca=False, days=-1 if args.expired else args.days
+    )
     with open(args.prefix + ".crt", "wb") as handle:
         handle.write(cert.public_bytes(serialization.Encoding.PEM))
 

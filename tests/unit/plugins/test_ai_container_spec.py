@@ -8,6 +8,8 @@ from ansible_collections.aicontainers.hardening.plugins.module_utils.ai_containe
     build_spec,
     host_is_covered,
     published_ports,
+    request_limits,
+    to_bytes,
 )
 
 GOOD = {
@@ -108,10 +110,21 @@ def test_replicas_get_a_network_of_their_own_unless_one_is_given():
     "overrides, ports",
     [
         ({}, []),
-        ({"ai_container_publish_address": "10.0.0.5", "ai_container_publish_beyond_loopback_unauthenticated_api": True},
-         [5000, 5001]),
-        ({"ai_container_publish_address": "10.0.0.5", "ai_container_publish_beyond_loopback_unauthenticated_api": True,
-          "ai_container_ports": [7000, 7002]}, [7000, 7002]),
+        (
+            {
+                "ai_container_publish_address": "10.0.0.5",
+                "ai_container_publish_beyond_loopback_unauthenticated_api": True,
+            },
+            [5000, 5001],
+        ),
+        (
+            {
+                "ai_container_publish_address": "10.0.0.5",
+                "ai_container_publish_beyond_loopback_unauthenticated_api": True,
+                "ai_container_ports": [7000, 7002],
+            },
+            [7000, 7002],
+        ),
         ({"ai_container_network": "frontend"}, []),
         ({"ai_container_publish_address": "10.0.0.5"}, []),
     ],
@@ -128,3 +141,20 @@ def test_published_ports_need_only_the_publishing_variables():
             "ai_container_replicas": 3,
         }
     ) == [5000, 5001, 5002]
+
+
+def test_request_limits_follow_the_kind():
+    assert build_spec(GOOD)["request_limits"] == {"body_size": "1024k", "timeout": "60s"}
+    document = build_spec(dict(GOOD, ai_container_kind="document-intelligence"))
+    assert document["request_limits"] == {"body_size": "51200k", "timeout": "300s"}
+
+
+def test_a_body_never_takes_more_than_an_eighth_of_the_replica_memory():
+    # 50 MB documents for a replica squeezed into 128 MiB: 16 MiB at most.
+    assert request_limits("document-intelligence", "128m") == {"body_size": "16384k", "timeout": "300s"}
+    assert build_spec(dict(GOOD, ai_container_resources={"memory": "4m"}))["request_limits"]["body_size"] == "512k"
+
+
+@pytest.mark.parametrize("size, expected", [("128m", 134217728), ("4g", 4294967296), ("512", 512), ("1.5k", 1536)])
+def test_sizes_are_read_as_docker_reads_them(size, expected):
+    assert to_bytes(size) == expected

@@ -1,0 +1,97 @@
+# Copyright: aicontainers.hardening contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Plan the client credentials of the fleet's PKI.
+
+:func:`client_plan` turns ``mtls_frontend_clients`` (names, or dictionaries
+naming the inventory host that uses the credentials) and
+``mtls_frontend_revoked_clients`` into the files to make, where, and the CA's
+record of each certificate, or raises PlanError with one sentence per
+problem, naming the variable. A client name becomes a file name and the
+certificate's subject CN, so only a safe set of characters is accepted.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+NAME_RULE = "use 1 to 64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit"
+
+
+class PlanError(ValueError):
+    def __init__(self, errors):
+        super().__init__(errors[0])
+        self.errors = errors
+
+
+def _entry(client, errors):
+    if isinstance(client, dict):
+        name, host, directory = client.get("name"), client.get("host"), client.get("dir")
+    else:
+        name, host, directory = client, None, None
+    if not isinstance(name, str) or not NAME.match(name):
+        errors.append("mtls_frontend_clients: {0!r} is not a client name; {1}.".format(name, NAME_RULE))
+        return None
+    return name, host, directory
+
+
+def client_plan(clients, revoked, ca_dir, client_dir, inventory_hosts):
+    """Where each client's key and certificate live.
+
+    A client with a ``host`` gets its key made on that host, in ``dir``
+    (default ``client_dir``), next to its certificate and the CA certificate;
+    the key never leaves it. Any other client's files are made on the
+    controller, in ``<ca_dir>/clients``. The CA keeps a copy of every
+    certificate it issued in ``<ca_dir>/issued`` (what a revocation lists).
+    """
+    errors = []
+    planned, seen = [], set()
+    for client in clients or []:
+        entry = _entry(client, errors)
+        if entry is None:
+            continue
+        name, host, directory = entry
+        if name in seen:
+            errors.append("mtls_frontend_clients: {0} is listed twice; list each client once.".format(name))
+            continue
+        seen.add(name)
+        if host is not None and host not in inventory_hosts:
+            errors.append(
+                "mtls_frontend_clients: the host {0!r} of client {1} is not in the inventory; give an inventory "
+                "host name (its key is made there), or leave host out to keep the files on the controller.".format(
+                    host, name
+                )
+            )
+            continue
+        if directory is not None and not posixpath.isabs(str(directory)):
+            errors.append(
+                "mtls_frontend_clients: dir {0!r} of client {1} must be an absolute path.".format(directory, name)
+            )
+            continue
+        base = str(directory or client_dir) if host else posixpath.join(ca_dir, "clients")
+        planned.append(
+            {
+                "name": name,
+                "host": host,
+                "dir": base,
+                "key": posixpath.join(base, name + ".key"),
+                "cert": posixpath.join(base, name + ".crt"),
+                "ca": posixpath.join(base, "ca.crt"),
+                "record": posixpath.join(ca_dir, "issued", name + ".crt"),
+            }
+        )
+    revocations = []
+    for name in revoked or []:
+        if not isinstance(name, str) or not NAME.match(name):
+            errors.append("mtls_frontend_revoked_clients: {0!r} is not a client name; {1}.".format(name, NAME_RULE))
+        elif name in seen:
+            errors.append(
+                "mtls_frontend_revoked_clients: {0} is also in mtls_frontend_clients; remove it from "
+                "mtls_frontend_clients, or its certificate would be issued again.".format(name)
+            )
+        else:
+            revocations.append({"name": name, "record": posixpath.join(ca_dir, "issued", name + ".crt")})
+    if errors:
+        raise PlanError(errors)
+    return {"clients": planned, "revoked": revocations}

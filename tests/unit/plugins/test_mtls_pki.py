@@ -1,0 +1,57 @@
+"""mtls_client_plan: where each client's key is made, and bad names refused before any file is written."""
+
+import pytest
+
+from ansible_collections.aicontainers.hardening.plugins.filter.mtls_client_plan import mtls_client_plan
+
+HOSTS = ["frontend1", "client1"]
+
+
+def plan(clients, revoked=()):
+    return mtls_client_plan(clients, list(revoked), "/srv/pki", "/etc/aicontainers/mtls-client", HOSTS)
+
+
+def test_a_client_on_an_inventory_host_gets_its_files_there():
+    (client,) = plan([{"name": "app1", "host": "client1"}])["clients"]
+    assert client == {
+        "name": "app1",
+        "host": "client1",
+        "dir": "/etc/aicontainers/mtls-client",
+        "key": "/etc/aicontainers/mtls-client/app1.key",
+        "cert": "/etc/aicontainers/mtls-client/app1.crt",
+        "ca": "/etc/aicontainers/mtls-client/ca.crt",
+        "record": "/srv/pki/issued/app1.crt",
+    }
+
+
+def test_a_client_outside_the_inventory_gets_its_files_on_the_controller():
+    (client,) = plan(["partner"])["clients"]
+    assert client["host"] is None
+    assert client["key"] == "/srv/pki/clients/partner.key"
+    assert client["record"] == "/srv/pki/issued/partner.crt"
+
+
+def test_a_client_host_may_name_its_directory():
+    (client,) = plan([{"name": "app1", "host": "client1", "dir": "/opt/app1/tls"}])["clients"]
+    assert client["key"] == "/opt/app1/tls/app1.key"
+
+
+def test_revocations_point_at_the_record_of_what_was_issued():
+    assert plan(["app1"], ["app2"])["revoked"] == [{"name": "app2", "record": "/srv/pki/issued/app2.crt"}]
+
+
+@pytest.mark.parametrize(
+    "clients, revoked, message",
+    [
+        (["../../etc/shadow"], [], "mtls_frontend_clients: '../../etc/shadow' is not a client name"),
+        (["app1", "app1"], [], "mtls_frontend_clients: app1 is listed twice"),
+        ([{"name": "app1", "host": "nowhere"}], [], "the host 'nowhere' of client app1 is not in the inventory"),
+        ([{"name": "app1", "host": "client1", "dir": "tls"}], [], "dir 'tls' of client app1 must be an absolute path"),
+        (["app1"], ["app1"], "mtls_frontend_revoked_clients: app1 is also in mtls_frontend_clients"),
+        ([], ["a b"], "mtls_frontend_revoked_clients: 'a b' is not a client name"),
+    ],
+)
+def test_bad_input_is_named(clients, revoked, message):
+    result = plan(clients, revoked)
+    assert result["clients"] == [] and result["revoked"] == []
+    assert any(message in error for error in result["errors"]), result["errors"]
