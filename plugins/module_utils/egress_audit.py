@@ -138,11 +138,16 @@ def _row_default_deny(chains, loaded):
         "host egress": terminal_verdict(chains, output) if output else None,
         "routed and container egress": terminal_verdict(chains, forward) if forward else None,
     }
-    open_parts = ["{0} {1}".format(part, verdict or "not filtered") for part, verdict in parts.items()
-                  if verdict not in ("drop", "reject")]
+    open_parts = [
+        "{0} {1}".format(part, verdict or "not filtered")
+        for part, verdict in parts.items()
+        if verdict not in ("drop", "reject")
+    ]
     evidence = (
-        "table inet aicontainers is not loaded" if not loaded
-        else "open: " + ", ".join(open_parts) if open_parts
+        "table inet aicontainers is not loaded"
+        if not loaded
+        else "open: " + ", ".join(open_parts)
+        if open_parts
         else ", ".join("{0}: {1} unless allowed".format(part, verdict) for part, verdict in parts.items())
     )
     return row(
@@ -161,8 +166,10 @@ def _row_management(chains, loaded):
         "AIC-EGRESS-02",
         "Only replies leave from the management port",
         loaded and not leaks,
-        "new connections from local port(s) {0} are accepted".format(", ".join(leaks)) if leaks
-        else "SSH replies leave as established connections only" if loaded
+        "new connections from local port(s) {0} are accepted".format(", ".join(leaks))
+        if leaks
+        else "SSH replies leave as established connections only"
+        if loaded
         else "table inet aicontainers is not loaded",
         "Allow the management path as replies only (ct direction reply); run the egress_firewall role.",
     )
@@ -188,7 +195,9 @@ def _row_destinations(policy, chains, sets, resolver_text, loaded):
         for chain in chains.values()
         for statements in chain["rules"]
         for s in statements
-        if "match" in s and isinstance(s["match"].get("right"), str) and s["match"]["right"].startswith("@")
+        if "match" in s
+        and isinstance(s["match"].get("right"), str)
+        and s["match"]["right"].startswith("@")
         and verdict_of(statements)[0] == "accept"
     }
     seen, problems = [], []
@@ -209,9 +218,10 @@ def _row_destinations(policy, chains, sets, resolver_text, loaded):
     evidence = "allowed domains {0} (expected {1})".format(", ".join(sorted(seen)) or "none", ", ".join(expected))
     if proxy:
         # This host hands its policy to the proxy; AIC-EGRESS-08 asks the proxy what it lets through.
-        evidence = "only the proxy {0}:{1} (what it lets through: AIC-EGRESS-08); ".format(
-            proxy_address(proxy), proxy["port"]
-        ) + evidence
+        evidence = (
+            "only the proxy {0}:{1} (what it lets through: AIC-EGRESS-08); ".format(proxy_address(proxy), proxy["port"])
+            + evidence
+        )
     if problems:
         evidence += "; " + "; ".join(problems)
     return row(
@@ -249,7 +259,8 @@ def _row_resolver(policy, resolver_text):
         "AIC-EGRESS-04",
         "DNS answers only the allowed names",
         not problems,
-        "; ".join(problems) if problems
+        "; ".join(problems)
+        if problems
         else "the resolver forwards only {0}; every other name is refused".format(", ".join(sorted(allowed))),
         "Run the egress_firewall role; list names the host must resolve in egress_firewall_resolvable_domains.",
     )
@@ -284,16 +295,19 @@ def _row_probes(probes):
     """probes: [{network, target, expect: allowed|denied, result: ok|...}] from throwaway containers."""
     # A probe that could not run proves nothing, whichever result was expected.
     wrong = [
-        p for p in probes or []
+        p
+        for p in probes or []
         if p["result"].startswith("probe failed") or (p["result"] == "ok") != (p["expect"] == "allowed")
     ]
     return row(
         "AIC-EGRESS-07",
         "A container on every network reaches only the allowed destinations",
         probes and not wrong,
-        "; ".join("{network}: {target} {result} (expected {expect})".format(**p) for p in wrong) if wrong
+        "; ".join("{network}: {target} {result} (expected {expect})".format(**p) for p in wrong)
+        if wrong
         else "{0} probe(s) on {1} network(s) as expected".format(len(probes), len({p["network"] for p in probes}))
-        if probes else "no probe ran",
+        if probes
+        else "no probe ran",
         "Run the egress_firewall role; a network where a denied destination answers bypasses the policy.",
     )
 
@@ -306,7 +320,8 @@ def _row_frontends(policy, chains, sets, loaded):
         "AIC-EGRESS-09",
         "Published replica ports admit only the frontends",
         not problems,
-        "; ".join(problems) if problems
+        "; ".join(problems)
+        if problems
         else "port(s) {0}: only loopback and {1} pass, every other source is dropped before Docker's DNAT".format(
             ports, ", ".join(sources)
         ),
@@ -327,13 +342,16 @@ def _row_proxy(proxy, proxy_probes):
     wrong = [p for p in probes if (p["result"] == "ok") != (p["expect"] == "allowed")]
     tried_denied = any(p["expect"] == "denied" for p in probes)
     if not tried_denied:
-        evidence = "the proxy {0} carries this host's egress and its own policy is unverified: no destination it " \
-                   "must refuse was tried".format(where)
+        evidence = (
+            "the proxy {0} carries this host's egress and its own policy is unverified: no destination it "
+            "must refuse was tried".format(where)
+        )
     elif wrong:
         evidence = "; ".join("{target} (TLS name {sni}) {result} (expected {expect})".format(**p) for p in wrong)
     else:
         evidence = "the proxy {0} answered {1} probe(s) as the allowlist says: {2}".format(
-            where, len(probes), "; ".join("{target} (TLS name {sni}): {result}".format(**p) for p in probes))
+            where, len(probes), "; ".join("{target} (TLS name {sni}): {result}".format(**p) for p in probes)
+        )
     return row(
         "AIC-EGRESS-08",
         "The proxy lets this host reach only the allowed destinations",
@@ -368,8 +386,15 @@ def audit(state, probes=None, proxy_probes=None):
             ("AIC-EGRESS-03", "Egress allows exactly the metering destinations"),
             ("AIC-EGRESS-04", "DNS answers only the allowed names"),
         ):
-            rows.append(row(control_id, control, False, "no policy at /etc/aicontainers/policy.json",
-                            "Run the egress_firewall role; it writes the intended policy there."))
+            rows.append(
+                row(
+                    control_id,
+                    control,
+                    False,
+                    "no policy at /etc/aicontainers/policy.json",
+                    "Run the egress_firewall role; it writes the intended policy there.",
+                )
+            )
     rows.append(_row_networks(state["networks"]))
     rows.append(_row_boot(state["engine_requires"], state["firewall_active"]))
     if probes is not None:

@@ -60,9 +60,13 @@ def container_networks(run):
         return []
     rc, out = run(["docker", "network", "inspect", *ids.split()])[:2]
     return [
-        {"Name": n.get("Name"), "Driver": n.get("Driver"), "Internal": bool(n.get("Internal")),
-         "Options": n.get("Options") or {},
-         "Gateways": [c["Gateway"] for c in (n.get("IPAM") or {}).get("Config") or [] if c.get("Gateway")]}
+        {
+            "Name": n.get("Name"),
+            "Driver": n.get("Driver"),
+            "Internal": bool(n.get("Internal")),
+            "Options": n.get("Options") or {},
+            "Gateways": [c["Gateway"] for c in (n.get("IPAM") or {}).get("Config") or [] if c.get("Gateway")],
+        }
         for n in (_json(out, []) if rc == 0 else [])
     ]
 
@@ -121,8 +125,21 @@ def run_probes(run, image, networks, allowed, denied, *, name_proxy_port=None):
         if network["Driver"] in NO_NETWORK_DRIVERS or not expectations:
             continue
         rc, out, err = run(
-            ["timeout", str(PROBE_TIMEOUT), "docker", "run", "--rm", "--network", network["Name"],
-             "--entrypoint", "python3", image, "-c", PROBE_SCRIPT, *(target for target, expect in expectations)]
+            [
+                "timeout",
+                str(PROBE_TIMEOUT),
+                "docker",
+                "run",
+                "--rm",
+                "--network",
+                network["Name"],
+                "--entrypoint",
+                "python3",
+                image,
+                "-c",
+                PROBE_SCRIPT,
+                *(target for target, expect in expectations),
+            ]
         )
         seen = {line["target"]: line["result"] for line in map(lambda t: _json(t, {}), out.splitlines()) if line}
         for target, expect in expectations:

@@ -35,8 +35,9 @@ def try_tunnel(proxy, target, sni=None, timeout=TIMEOUT):
     """
     host, port = _split(target)
     endpoint = {"host": host, "port": port, "sni": sni or host}
-    settings = Settings(proxy=proxy, proxy_headers={}, verify_context=None, expected_issuers=[], pins=[],
-                        timeout=timeout)
+    settings = Settings(
+        proxy=proxy, proxy_headers={}, verify_context=None, expected_issuers=[], pins=[], timeout=timeout
+    )
     try:
         handshake(open_tunnel(endpoint, settings), endpoint, reading_context(), settings).close()
     except Unreachable as error:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import posixpath
 import re
 
+from ansible_collections.aicontainers.hardening.plugins.module_utils.mtls_authz import normalise_identity
+
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 NAME_RULE = "use 1 to 64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit"
 
@@ -28,12 +30,20 @@ class PlanError(ValueError):
 def _entry(client, errors):
     if isinstance(client, dict):
         name, host, directory = client.get("name"), client.get("host"), client.get("dir")
+        sans = client.get("san") or []
     else:
-        name, host, directory = client, None, None
+        name, host, directory, sans = client, None, None, []
     if not isinstance(name, str) or not NAME.match(name):
         errors.append("mtls_frontend_clients: {0!r} is not a client name; {1}.".format(name, NAME_RULE))
         return None
-    return name, host, directory
+    normalised = [normalise_identity(san) for san in (sans if isinstance(sans, list) else [sans])]
+    if not isinstance(sans, list) or any(san is None or san.startswith("CN=") for san in normalised):
+        errors.append(
+            "mtls_frontend_clients: san of client {0} must be a list of DNS:<name>, URI:<uri> (a SPIFFE ID: "
+            "URI:spiffe://<trust domain>/<path>) or email:<address>.".format(name)
+        )
+        return None
+    return name, host, directory, normalised
 
 
 def client_plan(clients, revoked, ca_dir, client_dir, inventory_hosts):
@@ -51,7 +61,7 @@ def client_plan(clients, revoked, ca_dir, client_dir, inventory_hosts):
         entry = _entry(client, errors)
         if entry is None:
             continue
-        name, host, directory = entry
+        name, host, directory, sans = entry
         if name in seen:
             errors.append("mtls_frontend_clients: {0} is listed twice; list each client once.".format(name))
             continue
@@ -74,6 +84,7 @@ def client_plan(clients, revoked, ca_dir, client_dir, inventory_hosts):
             {
                 "name": name,
                 "host": host,
+                "san": sans,
                 "dir": base,
                 "key": posixpath.join(base, name + ".key"),
                 "cert": posixpath.join(base, name + ".crt"),

@@ -176,8 +176,9 @@ def main():
             module.params["proxy_probe_denied"],
         )
     rows = audit(state, probes, proxy_probes)
-    module.exit_json(changed=False, rows=rows, networks=state["networks"], probes=probes or [],
-                     proxy_probes=proxy_probes or [])
+    module.exit_json(
+        changed=False, rows=rows, networks=state["networks"], probes=probes or [], proxy_probes=proxy_probes or []
+    )
 
 
 if __name__ == "__main__":

@@ -49,6 +49,12 @@ def labnet():
 
 
 @pytest.fixture(scope="session")
+def make_cert():
+    """The lab's one certificate builder (tests/lab/make_cert.py)."""
+    return load_script("make_cert", "make_cert.py")
+
+
+@pytest.fixture(scope="session")
 def pki(tmp_path_factory):
     """A CA and a server certificate for 127.0.0.1/localhost, as PEM files."""
     make_cert = load_script("make_cert", "make_cert.py")

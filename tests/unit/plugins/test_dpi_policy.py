@@ -337,8 +337,14 @@ END = "# END aicontainers.hardening dpi_exemption: never bump the metering chann
 )
 def test_the_splice_block_ends_up_first_once_and_the_rest_keeps_its_order(before):
     after = squid_conf_with_splice(before, SPLICE)
-    assert after.splitlines() == [BEGIN, "acl m ssl::server_name .cognitive.microsoft.com", "ssl_bump splice m", END,
-                                  "http_port 3128 ssl-bump", "ssl_bump bump all"]
+    assert after.splitlines() == [
+        BEGIN,
+        "acl m ssl::server_name .cognitive.microsoft.com",
+        "ssl_bump splice m",
+        END,
+        "http_port 3128 ssl-bump",
+        "ssl_bump bump all",
+    ]
     assert squid_conf_with_splice(after, SPLICE) == after
 
 
@@ -393,8 +399,10 @@ def test_with_sources_a_tunnel_is_spliced_only_when_the_handshake_names_the_same
         for i in range(3)
     ]
     assert bump[4:] == ["ssl_bump terminate aicontainers-metering-sources", "ssl_bump splice aicontainers-metering"]
-    assert "acl aicontainers-metering-sni0 ssl::server_name --client-requested .cognitive.microsoft.com " \
-           ".cognitive.microsoft.com." in lines
+    assert (
+        "acl aicontainers-metering-sni0 ssl::server_name --client-requested .cognitive.microsoft.com "
+        ".cognitive.microsoft.com." in lines
+    )
 
 
 def test_without_sources_the_block_only_splices():

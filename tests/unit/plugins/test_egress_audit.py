@@ -47,8 +47,14 @@ def rows_by_id(probes=None, proxy_probes=None, **changes):
     ``NO_PROBES`` for "the audit was not asked to probe".
     """
     probes = PROBES if probes is None else None if probes is NO_PROBES else probes
-    state = {"policy": POLICY, "ruleset": RULESET, "resolver_text": RESOLVER, "networks": NETWORKS,
-             "engine_requires": REQUIRES, "firewall_active": True}
+    state = {
+        "policy": POLICY,
+        "ruleset": RULESET,
+        "resolver_text": RESOLVER,
+        "networks": NETWORKS,
+        "engine_requires": REQUIRES,
+        "firewall_active": True,
+    }
     state.update(changes)
     return {r["id"]: r for r in audit(state, probes, proxy_probes)}
 
@@ -270,20 +276,28 @@ class FakeHost:
 def test_gather_reads_the_live_state_and_tolerates_a_host_without_docker(tmp_path):
     policy = tmp_path / "policy.json"
     policy.write_text(json.dumps(POLICY))
-    host = FakeHost({
-        "nft -j list table inet aicontainers": (0, json.dumps(RULESET), ""),
-        "systemctl show": (0, REQUIRES + "\n", ""),
-        "systemctl is-active": (0, "", ""),
-    })
+    host = FakeHost(
+        {
+            "nft -j list table inet aicontainers": (0, json.dumps(RULESET), ""),
+            "systemctl show": (0, REQUIRES + "\n", ""),
+            "systemctl is-active": (0, "", ""),
+        }
+    )
     state = gather(host, str(policy), str(tmp_path / "missing.conf"))
     assert state["policy"] == POLICY and state["ruleset"] == RULESET
     assert state["resolver_text"] is None and state["networks"] == [] and state["firewall_active"]
 
 
 def test_container_networks_come_from_docker_network_inspect():
-    inspect = [{"Name": "anynet", "Driver": "bridge", "Internal": False,
-                "Options": {"com.docker.network.bridge.name": "anything"},
-                "IPAM": {"Config": [{"Subnet": "172.19.0.0/16", "Gateway": "172.19.0.1"}, {"Subnet": "fd00::/64"}]}}]
+    inspect = [
+        {
+            "Name": "anynet",
+            "Driver": "bridge",
+            "Internal": False,
+            "Options": {"com.docker.network.bridge.name": "anything"},
+            "IPAM": {"Config": [{"Subnet": "172.19.0.0/16", "Gateway": "172.19.0.1"}, {"Subnet": "fd00::/64"}]},
+        }
+    ]
     host = FakeHost({"docker network ls": (0, "abc\n", ""), "docker network inspect": (0, json.dumps(inspect), "")})
     expected = {key: inspect[0][key] for key in ("Name", "Driver", "Internal", "Options")}
     assert container_networks(host) == [dict(expected, Gateways=["172.19.0.1"])]
@@ -302,44 +316,66 @@ def test_run_probes_runs_one_container_per_attachable_network_and_reports_every_
 
 def test_an_internal_network_is_only_probed_with_the_denied_targets():
     host = FakeHost({"timeout": (0, json.dumps({"target": "10.0.0.1:443", "result": "refused"}), "")})
-    probes = run_probes(host, "probe:1", [{"Name": "back", "Driver": "bridge", "Internal": True}],
-                        ["a.example:443"], ["10.0.0.1:443"])
+    probes = run_probes(
+        host, "probe:1", [{"Name": "back", "Driver": "bridge", "Internal": True}], ["a.example:443"], ["10.0.0.1:443"]
+    )
     assert probes == [{"network": "back", "target": "10.0.0.1:443", "expect": "denied", "result": "refused"}]
 
 
 def test_in_names_mode_each_network_must_reach_the_name_proxy_on_its_own_gateway():
     host = FakeHost({"timeout": (0, "", "")})
-    networks = [{"Name": "bridge", "Driver": "bridge", "Gateways": ["fd00::1", "172.17.0.1"]},
-                {"Name": "anynet", "Driver": "bridge", "Gateways": ["172.19.0.1"]},
-                {"Name": "back", "Driver": "bridge", "Internal": True, "Gateways": ["172.20.0.1"]}]
+    networks = [
+        {"Name": "bridge", "Driver": "bridge", "Gateways": ["fd00::1", "172.17.0.1"]},
+        {"Name": "anynet", "Driver": "bridge", "Gateways": ["172.19.0.1"]},
+        {"Name": "back", "Driver": "bridge", "Internal": True, "Gateways": ["172.20.0.1"]},
+    ]
     probes = run_probes(host, "probe:1", networks, [], ["westus.example:443"], name_proxy_port=3128)
     assert [(p["network"], p["target"], p["expect"]) for p in probes] == [
-        ("bridge", "172.17.0.1:3128", "allowed"), ("bridge", "westus.example:443", "denied"),
-        ("anynet", "172.19.0.1:3128", "allowed"), ("anynet", "westus.example:443", "denied"),
+        ("bridge", "172.17.0.1:3128", "allowed"),
+        ("bridge", "westus.example:443", "denied"),
+        ("anynet", "172.19.0.1:3128", "allowed"),
+        ("anynet", "westus.example:443", "denied"),
         ("back", "westus.example:443", "denied"),
     ]
 
 
 PROXY = {"v4": ["10.213.0.40"], "v6": [], "port": 3128}
 PROXY_PROBES = [
-    {"target": "westus.api.cognitive.microsoft.com:443", "sni": "westus.api.cognitive.microsoft.com",
-     "expect": "allowed", "result": "ok"},
-    {"target": "blocked.example.net:443", "sni": "blocked.example.net", "expect": "denied",
-     "result": "the proxy 10.213.0.40:3128 closed the connection without answering CONNECT blocked.example.net:443"},
-    {"target": "westus.api.cognitive.microsoft.com:443", "sni": "blocked.example.net", "expect": "denied",
-     "result": "westus.api.cognitive.microsoft.com:443 (through the proxy 10.213.0.40:3128) closed the connection "
-               "during the TLS handshake"},
+    {
+        "target": "westus.api.cognitive.microsoft.com:443",
+        "sni": "westus.api.cognitive.microsoft.com",
+        "expect": "allowed",
+        "result": "ok",
+    },
+    {
+        "target": "blocked.example.net:443",
+        "sni": "blocked.example.net",
+        "expect": "denied",
+        "result": "the proxy 10.213.0.40:3128 closed the connection without answering CONNECT blocked.example.net:443",
+    },
+    {
+        "target": "westus.api.cognitive.microsoft.com:443",
+        "sni": "blocked.example.net",
+        "expect": "denied",
+        "result": "westus.api.cognitive.microsoft.com:443 (through the proxy 10.213.0.40:3128) closed the connection "
+        "during the TLS handshake",
+    },
 ]
 
 
 def test_in_proxy_mode_the_proxy_rule_is_checked_and_the_proxy_is_asked_what_it_lets_through():
     policy = dict(POLICY, proxy={"v4": ["10.213.0.40"], "v6": [], "port": 3128})
-    proxied = with_rules(rule("output", match({"payload": {"protocol": "ip", "field": "daddr"}}, "10.213.0.40"),
-                              match({"payload": {"protocol": "tcp", "field": "dport"}}, 3128), ACCEPT))
+    proxied = with_rules(
+        rule(
+            "output",
+            match({"payload": {"protocol": "ip", "field": "daddr"}}, "10.213.0.40"),
+            match({"payload": {"protocol": "tcp", "field": "dport"}}, 3128),
+            ACCEPT,
+        )
+    )
     rows = rows_by_id(policy=policy, ruleset=proxied, proxy_probes=PROXY_PROBES)
     assert failed(rows) == []
-    assert "only the proxy 10.213.0.40:3128 (what it lets through: AIC-EGRESS-08)" in rows[
-        "AIC-EGRESS-03"]["evidence"]
+    assert "only the proxy 10.213.0.40:3128 (what it lets through: AIC-EGRESS-08)" in rows["AIC-EGRESS-03"]["evidence"]
     assert "no rule allows the proxy" in rows_by_id(policy=policy)["AIC-EGRESS-03"]["evidence"]
 
 
@@ -354,15 +390,26 @@ def test_a_proxy_that_opens_a_tunnel_whose_handshake_names_another_host_fails_th
     bumped = [*PROXY_PROBES[:2], dict(PROXY_PROBES[2], result="ok")]
     row = rows_by_id(policy=dict(POLICY, proxy=PROXY), proxy_probes=bumped)["AIC-EGRESS-08"]
     assert not row["passed"]
-    assert row["evidence"] == ("westus.api.cognitive.microsoft.com:443 (TLS name blocked.example.net) ok "
-                               "(expected denied)")
+    assert row["evidence"] == (
+        "westus.api.cognitive.microsoft.com:443 (TLS name blocked.example.net) ok (expected denied)"
+    )
 
 
 def test_the_proxy_is_asked_for_a_refused_name_and_for_an_allowed_name_with_a_refused_handshake_name():
     asked = []
-    results = probe_proxy(("10.0.0.5", 3128), ["meter.example:443"], ["evil.example:443"],
-                          tunnel=lambda proxy, target, sni: asked.append((proxy, target, sni)) or "ok")
-    assert asked == [(("10.0.0.5", 3128), "meter.example:443", None), (("10.0.0.5", 3128), "evil.example:443", None),
-                     (("10.0.0.5", 3128), "meter.example:443", "evil.example")]
+    results = probe_proxy(
+        ("10.0.0.5", 3128),
+        ["meter.example:443"],
+        ["evil.example:443"],
+        tunnel=lambda proxy, target, sni: asked.append((proxy, target, sni)) or "ok",
+    )
+    assert asked == [
+        (("10.0.0.5", 3128), "meter.example:443", None),
+        (("10.0.0.5", 3128), "evil.example:443", None),
+        (("10.0.0.5", 3128), "meter.example:443", "evil.example"),
+    ]
     assert [(r["sni"], r["expect"]) for r in results] == [
-        ("meter.example", "allowed"), ("evil.example", "denied"), ("evil.example", "denied")]
+        ("meter.example", "allowed"),
+        ("evil.example", "denied"),
+        ("evil.example", "denied"),
+    ]

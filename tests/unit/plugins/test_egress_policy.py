@@ -176,8 +176,11 @@ def test_a_bad_resolvable_domain_names_the_variable():
 
 
 def test_unfilterable_networks_are_named_unless_accepted():
-    networks = [{"Name": "bridge", "Driver": "bridge"}, {"Name": "lan", "Driver": "macvlan"},
-                {"Name": "l3", "Driver": "ipvlan"}]
+    networks = [
+        {"Name": "bridge", "Driver": "bridge"},
+        {"Name": "lan", "Driver": "macvlan"},
+        {"Name": "l3", "Driver": "ipvlan"},
+    ]
     (sentence,) = egress_unfiltered_networks(networks)
     assert sentence.startswith("Docker network(s) l3 (ipvlan), lan (macvlan) send their containers' traffic")
     assert "egress_firewall_unfiltered_networks_accepted" in sentence
@@ -203,5 +206,7 @@ def test_frontend_sources_are_split_by_family():
         )
     )
     assert (policy["frontend_ports"], policy["frontend_sources_v4"], policy["frontend_sources_v6"]) == (
-        [5000, 5001], ["10.0.0.20"], ["fd00::1"]
+        [5000, 5001],
+        ["10.0.0.20"],
+        ["fd00::1"],
     )

@@ -16,6 +16,7 @@ def test_a_client_on_an_inventory_host_gets_its_files_there():
     assert client == {
         "name": "app1",
         "host": "client1",
+        "san": [],
         "dir": "/etc/aicontainers/mtls-client",
         "key": "/etc/aicontainers/mtls-client/app1.key",
         "cert": "/etc/aicontainers/mtls-client/app1.crt",
@@ -36,6 +37,13 @@ def test_a_client_host_may_name_its_directory():
     assert client["key"] == "/opt/app1/tls/app1.key"
 
 
+def test_subject_alternative_names_are_spelled_one_way():
+    (client,) = plan([{"name": "app3", "san": ["uri:spiffe://lab.example/ns/a/sa/app3", "dns:App3.Example"]}])[
+        "clients"
+    ]
+    assert client["san"] == ["URI:spiffe://lab.example/ns/a/sa/app3", "DNS:app3.example"]
+
+
 def test_revocations_point_at_the_record_of_what_was_issued():
     assert plan(["app1"], ["app2"])["revoked"] == [{"name": "app2", "record": "/srv/pki/issued/app2.crt"}]
 
@@ -47,6 +55,9 @@ def test_revocations_point_at_the_record_of_what_was_issued():
         (["app1", "app1"], [], "mtls_frontend_clients: app1 is listed twice"),
         ([{"name": "app1", "host": "nowhere"}], [], "the host 'nowhere' of client app1 is not in the inventory"),
         ([{"name": "app1", "host": "client1", "dir": "tls"}], [], "dir 'tls' of client app1 must be an absolute path"),
+        ([{"name": "app1", "san": ["CN=app2"]}], [], "san of client app1 must be a list of DNS:"),
+        ([{"name": "app1", "san": "URI:spiffe://x/y"}], [], "san of client app1 must be a list of DNS:"),
+        ([{"name": "app1", "san": ["URI:spiffe://Bad Domain/x"]}], [], "san of client app1 must be a list"),
         (["app1"], ["app1"], "mtls_frontend_revoked_clients: app1 is also in mtls_frontend_clients"),
         ([], ["a b"], "mtls_frontend_revoked_clients: 'a b' is not a client name"),
     ],
