@@ -73,9 +73,7 @@ def probe(target, source_port=0):
     # port (22) to send a new connection "as if" it were an SSH reply.
     source = ("", source_port) if source_port else None
     server_name = None if host.replace(".", "").isdigit() else host
-    return handshake(
-        lambda: socket.create_connection(address[:2], timeout=TIMEOUT, source_address=source), server_name
-    )
+    return handshake(lambda: socket.create_connection(address[:2], timeout=TIMEOUT, source_address=source), server_name)
 
 
 arguments = sys.argv[1:]
