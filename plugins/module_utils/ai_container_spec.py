@@ -14,6 +14,8 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
+from ansible_collections.aicontainers.hardening.plugins.module_utils import _metering
+
 # Per container kind: Microsoft's recommended host resources for one replica
 # (CPU cores, memory). Users override them with ai_container_resources.
 KINDS = {
@@ -57,24 +59,15 @@ REQUEST_LIMITS = {
 BODY_SHARE_OF_MEMORY = 8
 UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?[bkmg]?$", re.IGNORECASE)
-DEFAULT_ALLOWED_DOMAINS = ("*.cognitive.microsoft.com", "*.cognitiveservices.azure.com")
+
+
+ALLOWED_VARIABLE = "ai_container_egress_allowed_domains"
 
 
 class SpecError(ValueError):
     def __init__(self, errors):
         super().__init__(errors[0])
         self.errors = errors
-
-
-def host_is_covered(host, domains):
-    """Whether ``host`` is one of ``domains`` or under one of them, on label boundaries."""
-    host = host.lower().rstrip(".")
-    for domain in domains:
-        bare = str(domain).lower().rstrip(".")
-        bare = bare[2:] if bare.startswith("*.") else bare
-        if host == bare or host.endswith("." + bare):
-            return True
-    return False
 
 
 def _billing(options, errors):
@@ -86,14 +79,21 @@ def _billing(options, errors):
             "resource, e.g. https://my-resource.cognitiveservices.azure.com/.".format(url)
         )
         return None
-    allowed = options.get("ai_container_egress_allowed_domains")
-    if allowed is None:
-        allowed = list(DEFAULT_ALLOWED_DOMAINS)
-    if options.get("ai_container_check_egress_allowlist", True) and not host_is_covered(parts.hostname, allowed):
+    allowed = _metering.domains(options.get(ALLOWED_VARIABLE))
+    if not options.get("ai_container_check_egress_allowlist", True):
+        return url
+    try:
+        covered = _metering.covers(allowed, parts.hostname, ALLOWED_VARIABLE)
+    except _metering.MeteringError as error:
+        errors.append(str(error))
+        return None
+    if not covered:
         errors.append(
             "ai_container_billing_endpoint: its host {0!r} is not covered by the egress allowlist "
-            "(egress_firewall_metering_domains: {1}), so the container could not meter; use the "
-            "resource's endpoint or add its domain there.".format(parts.hostname, ", ".join(allowed))
+            "({1}: {2}), so the container could not meter; use the resource's endpoint, or add its "
+            "domain to the allowlist (aicontainers_metering_domains for every role).".format(
+                parts.hostname, ALLOWED_VARIABLE, ", ".join(allowed)
+            )
         )
     return url
 

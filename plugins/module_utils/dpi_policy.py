@@ -9,20 +9,20 @@ answering. The network team therefore needs an exemption on whatever appliance
 sits on the path. This module turns one list of domain patterns into the text
 each kind of appliance takes, for the team to review and apply.
 
-A pattern is either a name (``translatoronprem.blob.core.windows.net``: that
-name only) or a wildcard (``*.cognitive.microsoft.com``: the domain itself and
-every name under it, on label boundaries). Each vendor matches names its own
-way, so each renderer translates that meaning:
+What an entry means is the metering registry's (module_utils/_metering.py):
+``x`` and ``*.x`` both cover the domain itself and every name under it, on
+label boundaries, as the firewall lets them out. Each vendor matches names
+its own way, so each renderer translates that meaning:
 
 * PAN-OS URL lists: ``*.x/`` needs at least one label in front of ``x`` (it
-  matches ``a.b.x`` too) and never matches ``x`` itself, so a wildcard becomes
+  matches ``a.b.x`` too) and never matches ``x`` itself, so an entry becomes
   ``x/`` and ``*.x/``. The trailing slash stops ``x.attacker.example`` from
   matching, which an entry without it would.
-* FortiGate: wildcard FQDN objects for ``*.x`` and FQDN addresses for plain
-  names and the apex of each wildcard.
+* FortiGate: wildcard FQDN objects for ``*.x`` and FQDN addresses for the
+  apex ``x``.
 * Cisco Secure Firewall: Subject DN ``CN=*.x`` skips the apex, so it gets its own CN.
 * Suricata: ``tls.sni; dotprefix; content:".x"; endswith;`` matches ``x`` and
-  every name under it; a plain name must match the whole SNI.
+  every name under it.
 * Squid: ``.x`` already means ``x`` and every name under it.
 
 Every problem with the input raises :class:`DpiPolicyError` with one sentence
@@ -33,10 +33,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import NamedTuple
 
-DEFAULT_DOMAINS = ("*.cognitive.microsoft.com", "*.cognitiveservices.azure.com")
-TRANSLATOR_DOMAIN = "translatoronprem.blob.core.windows.net"
+from ansible_collections.aicontainers.hardening.plugins.module_utils import _metering
+
 DEFAULT_NAME = "aicontainers-metering"
 DEFAULT_DESCRIPTION = "Azure AI container metering: do not decrypt (aicontainers.hardening)"
 # The predefined "deep-inspection" profile is read-only on current FortiOS;
@@ -53,7 +52,6 @@ SID_BASE_VARIABLE = "dpi_exemption_suricata_sid_base"
 APPLIANCE_VARIABLE = "dpi_exemption_appliances"
 SOURCES_VARIABLE = "dpi_exemption_squid_allowlist_sources"
 
-LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 # Object names that every appliance here accepts unquoted and unescaped.
 OBJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 MAX_NAME = 31  # PAN-OS custom URL categories take at most 31 characters
@@ -68,59 +66,23 @@ class DpiPolicyError(ValueError):
     """The variables describe no valid policy; the message says which and how to fix it."""
 
 
-class DomainPattern(NamedTuple):
-    """One normalised pattern: ``name`` is the domain without ``*.``."""
-
-    name: str
-    wildcard: bool
-
-    @property
-    def pattern(self):
-        return "*." + self.name if self.wildcard else self.name
-
-    def covers(self, other):
-        """True when every name ``other`` matches is already matched by this pattern."""
-        if not self.wildcard:
-            return self == other
-        return other.name == self.name or other.name.endswith("." + self.name)
-
-
 # ---------------------------------------------------------------------------
 # Validation
 
 
 def normalise_domain(value):
-    """Return the DomainPattern for one entry of dpi_exemption_domains, or raise."""
-    if not isinstance(value, str) or not value:
-        raise DpiPolicyError(
-            f"{DOMAINS_VARIABLE}: every entry must be a domain name such as '*.cognitive.microsoft.com', got {value!r}."
-        )
-    if any(character.isspace() for character in value):
-        raise DpiPolicyError(f"{DOMAINS_VARIABLE}: {value!r} contains whitespace; remove it.")
-    if value.endswith("."):
-        raise DpiPolicyError(f"{DOMAINS_VARIABLE}: {value!r} ends with a dot; write it without the trailing dot.")
-    lowered = value.lower()
-    wildcard = lowered.startswith("*.")
-    name = lowered[2:] if wildcard else lowered
-    if "*" in name:
-        raise DpiPolicyError(
-            f"{DOMAINS_VARIABLE}: {value!r} has a '*' that is not the whole leftmost label; "
-            "write wildcards as in '*.cognitive.microsoft.com'."
-        )
-    labels = name.split(".")
-    if len(labels) < 2 or len(name) > 253 or not all(LABEL.match(label) for label in labels):
-        raise DpiPolicyError(
-            f"{DOMAINS_VARIABLE}: {value!r} is not a valid domain name; use letters, digits and hyphens "
-            "in at least two dot-separated labels."
-        )
-    return DomainPattern(name, wildcard)
+    """Return the registry's Domain for one entry of dpi_exemption_domains, or raise."""
+    try:
+        return _metering.parse(value, DOMAINS_VARIABLE)
+    except _metering.MeteringError as error:
+        raise DpiPolicyError(str(error)) from None
 
 
 def normalise_domains(domains):
-    """Validate dpi_exemption_domains and return its DomainPatterns in the order given.
+    """Validate dpi_exemption_domains and return its Domains in the order given.
 
-    Upper case is lowered. A pattern that another one already covers (a repeat,
-    or ``a.x`` next to ``*.x``) is dropped: Squid warns about such overlaps and
+    A name that another one already covers (a repeat, ``x`` next to ``*.x``,
+    or ``a.x`` next to ``x``) is dropped: Squid warns about such overlaps and
     the other appliances would only match the same names twice.
     """
     if isinstance(domains, (str, bytes)) or not isinstance(domains, (list, tuple)):
@@ -129,13 +91,14 @@ def normalise_domains(domains):
         )
     if not domains:
         raise DpiPolicyError(
-            f"{DOMAINS_VARIABLE}: list at least one domain (the metering defaults are {', '.join(DEFAULT_DOMAINS)})."
+            f"{DOMAINS_VARIABLE}: list at least one domain, or leave it unset for Microsoft's "
+            f"({', '.join(_metering.DEFAULT_DOMAINS)})."
         )
     patterns = [normalise_domain(value) for value in domains]
     kept = []
     for pattern in patterns:
-        covered_by_wider = any(other != pattern and other.wildcard and other.covers(pattern) for other in patterns)
-        if not covered_by_wider and pattern not in kept:
+        covered_by_wider = any(other.name != pattern.name and other.covers(pattern) for other in patterns)
+        if not covered_by_wider and pattern.name not in [k.name for k in kept]:
             kept.append(pattern)
     return kept
 
@@ -176,13 +139,9 @@ def check_sid_base(value, rule_count):
 # Shared pieces
 
 
-def apex_and_names(patterns):
-    """The exact names to match: every plain name, and the apex ``x`` of every ``*.x``."""
+def names(patterns):
+    """The domain ``x`` of every entry (which also covers every name under it)."""
     return [pattern.name for pattern in patterns]
-
-
-def wildcards(patterns):
-    return [pattern.name for pattern in patterns if pattern.wildcard]
 
 
 def header(title, description, how_to_apply):
@@ -204,31 +163,19 @@ def panos_patterns(domains):
     """URL-list entries for a PAN-OS custom URL category, in the order given.
 
     ``*.x/`` matches any number of labels in front of ``x`` but not ``x`` itself,
-    so a wildcard also needs ``x/``. The trailing slash keeps ``x`` from
+    so an entry needs ``x/`` too. The trailing slash keeps ``x`` from
     matching ``x.attacker.example`` (PAN-OS adds an implicit ``*`` otherwise).
     """
-    entries = []
-    for pattern in normalise_domains(domains):
-        wanted = [pattern.name + "/"]
-        if pattern.wildcard:
-            wanted.append("*." + pattern.name + "/")
-        entries += [entry for entry in wanted if entry not in entries]
-    return entries
+    return [entry for name in names(normalise_domains(domains)) for entry in (name + "/", "*." + name + "/")]
 
 
 def panos_exclusion_hosts(domains):
     """Host names for the SSL Decryption Exclusion list, whose ``*`` matches one label only.
 
-    So a wildcard needs the apex, ``*.x`` and ``*.*.x`` (regional names such as
+    So an entry needs the apex, ``*.x`` and ``*.*.x`` (regional names such as
     ``westus.api.cognitive.microsoft.com`` sit two labels under the domain).
     """
-    hosts = []
-    for pattern in normalise_domains(domains):
-        wanted = [pattern.name]
-        if pattern.wildcard:
-            wanted += ["*." + pattern.name, "*.*." + pattern.name]
-        hosts += [host for host in wanted if host not in hosts]
-    return hosts
+    return [host for name in names(normalise_domains(domains)) for host in (name, "*." + name, "*.*." + name)]
 
 
 def render_panos(domains, name=DEFAULT_NAME, description=DEFAULT_DESCRIPTION):
@@ -359,8 +306,8 @@ def render_fortigate(
         description,
         [
             "Review, then paste into the CLI of the VDOM whose firewall policy carries the containers' traffic.",
-            "Wildcards (*.x) are wildcard FQDN objects, matched by server name. A wildcard does not match x",
-            "itself, so x and every plain name are FQDN addresses; an exemption by address matches the IPs",
+            "Each entry x covers x and every name under it: *.x is a wildcard FQDN object, matched by server",
+            "name, which does not match x itself, so x is an FQDN address; an exemption by address matches the IPs",
             "that name resolves to, which can be shared (for example by every storage account on a",
             "*.blob.core.windows.net front end).",
             f'The exemptions go into the SSL/SSH inspection profile "{ssl_ssh_profile}"; "edit 0" adds each',
@@ -368,14 +315,13 @@ def render_fortigate(
             "",
         ],
     )
-    exemptions = []
-    if wildcards(patterns):
-        group, object_lines = fortigate_wildcard_objects(name, wildcards(patterns), comment)
-        lines += object_lines
-        exemptions.append(["set type wildcard-fqdn", f'set wildcard-fqdn "{group}"'])
-    group, object_lines = fortigate_fqdn_addresses(name, apex_and_names(patterns), comment)
-    lines += object_lines
-    exemptions.append(["set type address", f'set address "{group}"'])
+    wildcard_group, wildcard_lines = fortigate_wildcard_objects(name, names(patterns), comment)
+    address_group, address_lines = fortigate_fqdn_addresses(name, names(patterns), comment)
+    lines += wildcard_lines + address_lines
+    exemptions = [
+        ["set type wildcard-fqdn", f'set wildcard-fqdn "{wildcard_group}"'],
+        ["set type address", f'set address "{address_group}"'],
+    ]
     lines += fortigate_ssl_exempt(ssl_ssh_profile, exemptions)
     return text(lines)
 
@@ -385,13 +331,8 @@ def render_fortigate(
 
 
 def cisco_subject_dns(domains):
-    """Subject DN conditions: ``CN=*.x`` skips ``x`` itself, so each wildcard also gets ``CN=x``."""
-    dns = []
-    for pattern in normalise_domains(domains):
-        dns.append("CN=" + pattern.name)
-        if pattern.wildcard:
-            dns.append("CN=*." + pattern.name)
-    return dns
+    """Subject DN conditions: ``CN=*.x`` skips ``x`` itself, so each entry also gets ``CN=x``."""
+    return [dn for name in names(normalise_domains(domains)) for dn in ("CN=" + name, "CN=*." + name)]
 
 
 def render_cisco(domains, name=DEFAULT_NAME, description=DEFAULT_DESCRIPTION):
@@ -436,11 +377,9 @@ def render_cisco(domains, name=DEFAULT_NAME, description=DEFAULT_DESCRIPTION):
 
 def suricata_sni_match(pattern):
     """The detection part of a pass rule for one pattern."""
-    if pattern.wildcard:
-        # dotprefix turns "a.x" into ".a.x" and "x" into ".x": both end with ".x",
-        # "evilx" does not.
-        return f'tls.sni; dotprefix; content:".{pattern.name}"; endswith; nocase;'
-    return f'tls.sni; content:"{pattern.name}"; startswith; endswith; nocase;'
+    # dotprefix turns "a.x" into ".a.x" and "x" into ".x": both end with ".x",
+    # "evilx" does not.
+    return f'tls.sni; dotprefix; content:".{pattern.name}"; endswith; nocase;'
 
 
 def render_suricata_pass_rules(domains, sid_base=DEFAULT_SID_BASE, name=DEFAULT_NAME, description=DEFAULT_DESCRIPTION):
@@ -481,14 +420,13 @@ def render_suricata_pass_rules(domains, sid_base=DEFAULT_SID_BASE, name=DEFAULT_
 
 
 def squid_server_names(domains):
-    """ssl::server_name values: a leading dot means the domain and every name under it.
+    """ssl::server_name values: ``.x``, the domain and every name under it.
 
     Each name also in its absolute form (a trailing dot): Squid compares the
     names as the client wrote them, and a TLS name or CONNECT target ending in
     a dot would otherwise miss the ACL and be bumped (measured on Squid 5.7).
     """
-    names = [("." if pattern.wildcard else "") + pattern.name for pattern in normalise_domains(domains)]
-    return [form for name in names for form in (name, name + ".")]
+    return [form for name in names(normalise_domains(domains)) for form in ("." + name, "." + name + ".")]
 
 
 SQUID_MARKER = "# {0} aicontainers.hardening dpi_exemption: never bump the metering channels"

@@ -13,12 +13,11 @@ lists split by family.
 from __future__ import annotations
 
 import ipaddress
-import re
+
+from ansible_collections.aicontainers.hardening.plugins.module_utils import _metering
 
 SCOPES = ("drop", "accept", "off")
 METERING_VARIABLE = "egress_firewall_metering_domains"
-DEFAULT_METERING_DOMAINS = ("*.cognitive.microsoft.com", "*.cognitiveservices.azure.com")
-LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
 class PolicyError(ValueError):
@@ -32,34 +31,16 @@ class PolicyError(ValueError):
 def normalise_domain(variable, value, errors):
     """Return (domain, wildcard) for a valid name, or None after recording an error.
 
-    A wildcard is a whole leftmost label (``*.example.com``); dnsmasq matches a
-    domain and everything under it on label boundaries, so ``*.x`` and ``x``
-    give the same allowlist entry.
+    The metering registry (module_utils/_metering.py) says what an entry
+    means: ``*.x`` and ``x`` both cover x and every name under it, which is
+    what dnsmasq's nftset= fills the sets with.
     """
-    if not isinstance(value, str) or not value.strip():
-        errors.append(
-            "{0}: every entry must be a domain name such as '*.cognitive.microsoft.com', got {1!r}.".format(
-                variable, value
-            )
-        )
+    try:
+        domain = _metering.parse(value, variable)
+    except _metering.MeteringError as error:
+        errors.append(str(error))
         return None
-    name = value.strip().lower().rstrip(".")
-    wildcard = name.startswith("*.")
-    bare = name[2:] if wildcard else name
-    if "*" in bare:
-        errors.append(
-            "{0}: {1!r} is not a valid domain; a wildcard must be the whole leftmost label, "
-            "as in '*.cognitive.microsoft.com'.".format(variable, value)
-        )
-        return None
-    labels = bare.split(".")
-    if len(labels) < 2 or len(bare) > 253 or not all(LABEL.match(label) for label in labels):
-        errors.append(
-            "{0}: {1!r} is not a valid domain name (letters, digits and hyphens in dot-separated "
-            "labels, at least two labels).".format(variable, value)
-        )
-        return None
-    return bare, wildcard
+    return domain.name, domain.wildcard
 
 
 def normalise_ports(variable, value, errors):
@@ -103,14 +84,18 @@ def _domain_entries(options, errors):
     metering_ports = normalise_ports(
         "egress_firewall_metering_ports", options.get("egress_firewall_metering_ports", [443]), errors
     )
-    domains = list(options.get("egress_firewall_metering_domains", DEFAULT_METERING_DOMAINS) or [])
-    if not domains:
+    configured = options.get(METERING_VARIABLE)
+    if configured is not None and not list(configured):
         errors.append(
-            "egress_firewall_metering_domains: list the metering domains (the defaults are "
-            "'*.cognitive.microsoft.com' and '*.cognitiveservices.azure.com')."
+            "{0}: list the metering domains, or leave it unset for Microsoft's ({1}).".format(
+                METERING_VARIABLE, ", ".join(_metering.DEFAULT_DOMAINS)
+            )
         )
-    if options.get("egress_firewall_translator"):
-        domains.append(options.get("egress_firewall_translator_domain", "translatoronprem.blob.core.windows.net"))
+    domains = _metering.domains(
+        configured,
+        options.get("egress_firewall_translator"),
+        options.get("egress_firewall_translator_domain"),
+    )
     for domain in domains:
         yield METERING_VARIABLE, domain, metering_ports
     for index, extra in enumerate(options.get("egress_firewall_extra_domains") or []):

@@ -19,12 +19,14 @@ from ansible_collections.aicontainers.hardening.plugins.filter.dpi_policy import
     dpi_squid_splice,
     dpi_suricata_pass_rules,
 )
-from ansible_collections.aicontainers.hardening.plugins.module_utils.dpi_policy import (
+from ansible_collections.aicontainers.hardening.plugins.module_utils._metering import (
     DEFAULT_DOMAINS,
+    TRANSLATOR_DOMAIN,
+)
+from ansible_collections.aicontainers.hardening.plugins.module_utils._metering import Domain as DomainPattern
+from ansible_collections.aicontainers.hardening.plugins.module_utils.dpi_policy import (
     DEFAULT_NAME,
     RENDERERS,
-    TRANSLATOR_DOMAIN,
-    DomainPattern,
     DpiPolicyError,
     normalise_domains,
     panos_exclusion_hosts,
@@ -92,7 +94,7 @@ def test_patterns_are_lowered_deduplicated_and_keep_their_order():
     ]
 
 
-def test_a_pattern_inside_a_wildcard_is_dropped():
+def test_a_name_another_entry_covers_is_dropped():
     patterns = normalise_domains(
         [
             "cognitive.microsoft.com",
@@ -101,7 +103,8 @@ def test_a_pattern_inside_a_wildcard_is_dropped():
             "*.cognitive.microsoft.com",
         ]
     )
-    assert [pattern.pattern for pattern in patterns] == ["*.cognitive.microsoft.com"]
+    # A plain name covers the names under it too, as in the firewall.
+    assert [pattern.name for pattern in patterns] == ["cognitive.microsoft.com"]
 
 
 @pytest.mark.parametrize(
@@ -111,8 +114,6 @@ def test_a_pattern_inside_a_wildcard_is_dropped():
         (None, "every entry must be a domain name"),
         (443, "every entry must be a domain name"),
         ("cognitive .microsoft.com", "contains whitespace"),
-        (" cognitive.microsoft.com", "contains whitespace"),
-        ("cognitive.microsoft.com.", "ends with a dot"),
         ("*cognitive.microsoft.com", "not the whole leftmost label"),
         ("cognitive.*.com", "not the whole leftmost label"),
         ("*.*.cognitive.microsoft.com", "not the whole leftmost label"),
@@ -178,6 +179,8 @@ def test_panos_exclusion_list_has_the_one_label_and_two_label_wildcards():
         "*.cognitive.microsoft.com",
         "*.*.cognitive.microsoft.com",
         TRANSLATOR_DOMAIN,
+        "*." + TRANSLATOR_DOMAIN,
+        "*.*." + TRANSLATOR_DOMAIN,
     ]
     assert '# set shared ssl-decrypt ssl-exclude-cert "*.*.cognitiveservices.azure.com" exclude yes' in render_panos(
         METERING
@@ -186,7 +189,7 @@ def test_panos_exclusion_list_has_the_one_label_and_two_label_wildcards():
 
 def test_panos_entries_end_with_a_slash_so_lookalike_hosts_do_not_match():
     """Without the slash PAN-OS adds an implicit `*`: `x` would match `x.attacker.example`."""
-    assert panos_patterns([TRANSLATOR_DOMAIN]) == [TRANSLATOR_DOMAIN + "/"]
+    assert panos_patterns([TRANSLATOR_DOMAIN]) == [TRANSLATOR_DOMAIN + "/", "*." + TRANSLATOR_DOMAIN + "/"]
     assert all(entry.endswith("/") for entry in panos_patterns(METERING))
 
 
@@ -202,15 +205,16 @@ def test_panos_rule_uses_the_category_and_does_not_decrypt():
 # FortiGate
 
 
-def test_fortigate_uses_wildcard_fqdn_objects_for_wildcards_and_fqdn_addresses_for_names():
+def test_fortigate_uses_a_wildcard_fqdn_object_and_an_fqdn_address_per_entry():
     rendered = render_fortigate(METERING)
     wildcard_objects = fortigate_table(rendered, "firewall wildcard-fqdn custom")
     addresses = fortigate_table(rendered, "firewall address")
     assert re.findall(r'set wildcard-fqdn "(.*)"', wildcard_objects) == [
         "*.cognitive.microsoft.com",
         "*.cognitiveservices.azure.com",
+        "*." + TRANSLATOR_DOMAIN,
     ]
-    # The wildcards do not match their apex, so the apex is an address like any plain name.
+    # The wildcards do not match their apex, so the apex is an address.
     assert re.findall(r'set fqdn "(.*)"', addresses) == [
         "cognitive.microsoft.com",
         "cognitiveservices.azure.com",
@@ -229,11 +233,10 @@ def test_fortigate_exempts_both_groups_in_the_chosen_profile_without_overwriting
     assert 'set address "aicontainers-metering-names"' in profile
 
 
-def test_fortigate_without_wildcards_has_no_wildcard_objects():
+def test_fortigate_covers_the_names_under_a_plain_entry_as_the_firewall_does():
     rendered = render_fortigate([TRANSLATOR_DOMAIN])
-    assert "config firewall wildcard-fqdn" not in rendered
-    assert "set type wildcard-fqdn" not in rendered
-    assert "set type address" in rendered
+    assert f'set wildcard-fqdn "*.{TRANSLATOR_DOMAIN}"' in rendered
+    assert "set type wildcard-fqdn" in rendered and "set type address" in rendered
 
 
 def test_fortigate_object_names_stay_within_the_fortios_limit():
@@ -253,6 +256,7 @@ def test_cisco_rule_is_yaml_with_the_apex_and_the_wildcard_as_subject_dns():
         "CN=cognitiveservices.azure.com",
         "CN=*.cognitiveservices.azure.com",
         f"CN={TRANSLATOR_DOMAIN}",
+        f"CN=*.{TRANSLATOR_DOMAIN}",
     ]
 
 
@@ -271,15 +275,17 @@ def sni_matches(rule, sni):
 
 
 def test_suricata_rules_pass_the_domain_and_names_under_it_but_not_lookalikes():
-    wildcard_rule, exact_rule = render_suricata_pass_rules(["*.cognitive.microsoft.com", TRANSLATOR_DOMAIN]).split(
+    wildcard_rule, plain_rule = render_suricata_pass_rules(["*.cognitive.microsoft.com", TRANSLATOR_DOMAIN]).split(
         "\npass "
     )[1:3]
     assert sni_matches(wildcard_rule, "cognitive.microsoft.com")
     assert sni_matches(wildcard_rule, "WestUS.API.cognitive.microsoft.com")
     assert not sni_matches(wildcard_rule, "evilcognitive.microsoft.com")
     assert not sni_matches(wildcard_rule, "cognitive.microsoft.com.attacker.example")
-    assert sni_matches(exact_rule, TRANSLATOR_DOMAIN)
-    assert not sni_matches(exact_rule, "x." + TRANSLATOR_DOMAIN)
+    # A plain entry covers the names under it too, as the firewall lets them out.
+    assert sni_matches(plain_rule, TRANSLATOR_DOMAIN)
+    assert sni_matches(plain_rule, "x." + TRANSLATOR_DOMAIN)
+    assert not sni_matches(plain_rule, "x" + TRANSLATOR_DOMAIN)
 
 
 def test_suricata_sids_count_up_from_the_base():
@@ -292,15 +298,15 @@ def test_suricata_sids_count_up_from_the_base():
 # Squid
 
 
-def test_squid_uses_a_leading_dot_for_wildcards_and_splices_after_peeking():
+def test_squid_uses_a_leading_dot_for_every_entry_and_splices_after_peeking():
     lines = [line for line in render_squid_splice(METERING).splitlines() if line and not line.startswith("#")]
     assert lines == [
         "acl aicontainers-metering ssl::server_name .cognitive.microsoft.com",
         "acl aicontainers-metering ssl::server_name .cognitive.microsoft.com.",
         "acl aicontainers-metering ssl::server_name .cognitiveservices.azure.com",
         "acl aicontainers-metering ssl::server_name .cognitiveservices.azure.com.",
-        f"acl aicontainers-metering ssl::server_name {TRANSLATOR_DOMAIN}",
-        f"acl aicontainers-metering ssl::server_name {TRANSLATOR_DOMAIN}.",
+        f"acl aicontainers-metering ssl::server_name .{TRANSLATOR_DOMAIN}",
+        f"acl aicontainers-metering ssl::server_name .{TRANSLATOR_DOMAIN}.",
         "acl aicontainers-metering-step1 at_step SslBump1",
         "ssl_bump peek aicontainers-metering-step1",
         "ssl_bump splice aicontainers-metering",
@@ -365,9 +371,9 @@ def test_squid_and_suricata_filters_take_their_own_options():
 
 
 def test_filters_fail_with_the_sentence():
-    sentence = "dpi_exemption_domains: 'cognitive.microsoft.com.' ends with a dot"
+    sentence = "dpi_exemption_domains: '*cognitive.microsoft.com' has a '*' that is not the whole leftmost label"
     with pytest.raises(AnsibleFilterError, match="^" + re.escape(sentence)):
-        dpi_appliance_policy(["cognitive.microsoft.com."], "cisco")
+        dpi_appliance_policy(["*cognitive.microsoft.com"], "cisco")
     with pytest.raises(AnsibleFilterError, match="sid_base"):
         dpi_appliance_policy(METERING, "panos", sid_base=1)
 

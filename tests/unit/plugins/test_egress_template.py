@@ -20,9 +20,15 @@ ROLE = pathlib.Path(__file__).resolve().parents[3] / "roles" / "egress_firewall"
 
 def render(**overrides):
     variables = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
-    # The mark's default is a template (it follows dpi_exemption); Ansible would render it to 0 here.
+    # Two defaults are templates, which Ansible would render to these here: the mark (it follows
+    # dpi_exemption) to 0, the metering domains (aicontainers_metering_domains, unset) to null.
     variables.update(
-        {"egress_firewall_dns_upstreams": ["192.0.2.53"], "egress_firewall_metering_ct_mark": 0}, **overrides
+        {
+            "egress_firewall_dns_upstreams": ["192.0.2.53"],
+            "egress_firewall_metering_ct_mark": 0,
+            "egress_firewall_metering_domains": None,
+        },
+        **overrides,
     )
     variables["__egress_firewall_name_proxy_user"] = "aicontainers-proxy"
     variables["__egress_firewall_policy"] = build_policy(variables)
