@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # After `make demo`: the per-control result of playbooks/verify.yml, and where
-# the full report (JSON, Markdown, HTML) is.
+# the full report (JSON, Markdown, HTML, JUnit XML) is.
 set -uo pipefail
 report_dir=${1:-.cache/verify-report}
 
@@ -12,10 +12,11 @@ python3 - "$report_dir/verify-report.json" <<'PY'
 import json, sys
 report = json.load(open(sys.argv[1]))
 for row in report["controls"]:
-    print("    {0:<5} {1:<12} {2:<52} {3}".format(
-        "pass" if row["passed"] else "FAIL", row["host"], row["control"], " ".join(row["evidence"].split())[:70]))
+    print("    {0:<5} {1:<17} {2:<12} {3:<52} {4}".format(
+        "pass" if row["passed"] else "FAIL", row["id"], row["host"], row["control"][:52],
+        " ".join(row["evidence"].split())[:60]))
 print("    {0} passed, {1} failed".format(report["passed"], report["failed"]))
 PY
-echo "==> the report: $report_dir/verify-report.{json,md,html}"
+echo "==> the report: $report_dir/verify-report.{json,md,html,junit.xml}"
 echo
 echo "The lab stays up for you to explore (docker exec -it aich-aihost bash); 'make clean' removes it."
