@@ -21,7 +21,7 @@ export ANSIBLE_FORCE_COLOR ?= $(if $(CI),0,1)
 export PATH := $(BIN):$(PATH)
 
 .PHONY: help demo test host venv images collection lint sanity unit molecule \
-        build changelog-lint bench clean distclean
+        build changelog-lint bench clean distclean docs
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -51,10 +51,14 @@ collection:
 	@mkdir -p $(COLLECTIONS)/ansible_collections/aicontainers
 	@ln -sfn $(CURDIR) $(COLLECTIONS)/ansible_collections/aicontainers/hardening
 
-lint: venv collection changelog-lint  ## yamllint, ansible-lint (production profile), ruff
+lint: venv collection changelog-lint  ## yamllint, ansible-lint (production profile), ruff, role READMEs against their argument specs
 	yamllint --strict .
 	ruff check .
+	$(BIN)/python scripts/role_docs.py --check
 	ansible-lint --profile production
+
+docs: venv  ## write the role READMEs' variables tables from their meta/argument_specs.yml
+	$(BIN)/python scripts/role_docs.py
 
 changelog-lint: venv
 	antsibull-changelog lint

@@ -550,4 +550,7 @@ def render(appliance, domains, **options):
     renderer = RENDERERS.get(appliance)
     if renderer is None:
         raise DpiPolicyError(f"{APPLIANCE_VARIABLE}: {appliance!r} is not one of {', '.join(RENDERERS)}.")
+    if appliance != "fortigate":
+        # Only FortiGate has an SSL/SSH inspection profile to name.
+        options.pop("ssl_ssh_profile", None)
     return renderer(domains, **options)
