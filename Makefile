@@ -10,7 +10,7 @@ SHELL        := /bin/bash
 PYTHON       ?= python3.11
 VENV         := .venv
 BIN          := $(CURDIR)/$(VENV)/bin
-SCENARIOS    ?= smoke egress_firewall egress_names ai_container mtls_frontend dpi_exemption site
+SCENARIOS    ?= egress_firewall egress_names ai_container mtls_frontend dpi_exemption site
 DEMO_SCENARIO ?= site
 COLLECTIONS  := $(CURDIR)/.cache/collections
 

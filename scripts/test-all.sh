@@ -2,27 +2,47 @@
 # Run every check as its own stage, keep going after a failure so one run
 # shows everything that is wrong, and finish with a timed summary.
 # usage: test-all.sh SCENARIO...
+#
+# The static stages (lint, unit, sanity, build) share nothing with each other
+# or the lab, so they run side by side, each into its own log, printed when
+# all are done; the Molecule scenarios then run one at a time (one lab).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
-stages=(lint unit sanity build)
-for scenario in "$@"; do
-    stages+=("molecule SCENARIO=$scenario")
-done
+static=(lint unit sanity build)
+logs=.cache/test-logs
+mkdir -p "$logs"
 
 passed=0
 failed=0
 summary=()
-for stage in "${stages[@]}"; do
+record() {  # record RESULT SECONDS STAGE
+    summary+=("$(printf '%-4s %5ss  make %s' "$1" "$2" "$3")")
+    if [ "$1" = pass ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+}
+
+echo "==> make ${static[*]} (side by side; logs in $logs/)"
+declare -A pids started
+for stage in "${static[@]}"; do
+    started[$stage]=$(date +%s)
+    make --no-print-directory "$stage" > "$logs/$stage.log" 2>&1 &
+    pids[$stage]=$!
+done
+for stage in "${static[@]}"; do
+    if wait "${pids[$stage]}"; then result=pass; else result=FAIL; fi
+    elapsed=$(( $(date +%s) - ${started[$stage]} ))
+    echo "==> make $stage: $result (${elapsed}s)"
+    cat "$logs/$stage.log"
+    record "$result" "$elapsed" "$stage"
+done
+
+for scenario in "$@"; do
+    stage="molecule SCENARIO=$scenario"
     echo "==> make $stage"
     start=$(date +%s)
     # shellcheck disable=SC2086  # a stage is a target plus its variables
-    if make --no-print-directory $stage; then
-        result=pass; passed=$((passed + 1))
-    else
-        result=FAIL; failed=$((failed + 1))
-    fi
-    summary+=("$(printf '%-4s %5ss  make %s' "$result" "$(( $(date +%s) - start ))" "$stage")")
+    if make --no-print-directory $stage; then result=pass; else result=FAIL; fi
+    record "$result" "$(( $(date +%s) - start ))" "$stage"
 done
 
 echo
