@@ -14,6 +14,11 @@ frontend listens there and proxies to the address over TLS, presenting the
 frontend's client certificate (``mtls_frontend_upstream_client``) and
 verifying the gate's certificate against the fleet's CA. Local replicas
 stay plain HTTP on loopback in the same group.
+
+Draining is state, not a text edit: the group's servers and the addresses
+drained from it are kept as JSON on the frontend (:func:`upstream_state`),
+and :func:`upstream_conf` renders the group's server lines from it, with
+NGINX's ``down`` on the drained ones; :func:`drain` changes that state.
 """
 
 from __future__ import annotations
@@ -83,4 +88,56 @@ def upstream_servers(upstreams, tls_names, client_name, clients, host):
         raise UpstreamError(errors)
     hops = [{"address": a, "name": tls_names[a], "socket": hop_socket(a)} for a in upstreams if a in tls_names]
     servers = [hop_socket(a) if a in tls_names else a for a in upstreams]
-    return {"servers": servers, "hops": hops, "client": client}
+    state = upstream_state(servers, upstreams)
+    return {"servers": servers, "hops": hops, "client": client, "state": state, "conf": upstream_conf(state)}
+
+
+def host_of(address):
+    """The host of ``host:port`` (``[v6]:port`` too): what a drain names."""
+    host = address.rsplit(":", 1)[0]
+    return host[1:-1] if host.startswith("[") else host
+
+
+def upstream_state(servers, addresses):
+    """Every server line of the group with the address it reaches, none drained."""
+    return {
+        "servers": [
+            {"server": server, "host": host_of(address)} for server, address in zip(servers, addresses, strict=True)
+        ],
+        "drained": [],
+    }
+
+
+def upstream_conf(state):
+    """The upstream group's server lines, ``down`` on the drained hosts' servers."""
+    drained = set(state.get("drained", []))
+    return "".join(
+        "server {0}{1};\n".format(entry["server"], " down" if entry["host"] in drained else "")
+        for entry in state.get("servers", [])
+    )
+
+
+def drain(state, host, wanted):
+    """The state with ``host`` drained (``wanted`` down) or back (up), and whether it changed or was refused.
+
+    A drain that would leave no server up is refused: a slower answer from
+    the servers being changed beats a certain 502.
+    """
+    if wanted not in ("down", "up"):
+        raise UpstreamError(["mtls_frontend_drain_state: {0!r} is not a state; use down or up.".format(wanted)])
+    drained = set(state.get("drained", []))
+    new = drained | {host} if wanted == "down" else drained - {host}
+    servers = state.get("servers", [])
+    left_up = [entry for entry in servers if entry["host"] not in new]
+    refused = wanted == "down" and bool(servers) and not left_up
+    if refused:
+        new = drained
+    ordered = sorted(new)
+    new_state = {"servers": servers, "drained": ordered}
+    return {
+        "state": new_state,
+        "conf": upstream_conf(new_state),
+        "changed": ordered != sorted(drained),
+        "refused": refused,
+        "listed": any(entry["host"] == host for entry in servers),
+    }

@@ -6,6 +6,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.aicontainers.hardening.plugins.filter.mtls_client_plan import mtls_client_plan
+from ansible_collections.aicontainers.hardening.plugins.filter.mtls_drain import mtls_drain
 from ansible_collections.aicontainers.hardening.plugins.filter.mtls_upstream_servers import mtls_upstream_servers
 
 CLIENTS = mtls_client_plan(
@@ -23,7 +24,7 @@ def servers(upstreams, tls=None, client="hop-fe1", host="fe1"):
 
 def test_plain_upstreams_are_listed_as_given_and_need_no_client():
     plan = servers(["127.0.0.1:5000", "10.0.0.21:5000"], client="")
-    assert plan == {"servers": ["127.0.0.1:5000", "10.0.0.21:5000"], "hops": [], "client": None}
+    assert (plan["servers"], plan["hops"], plan["client"]) == (["127.0.0.1:5000", "10.0.0.21:5000"], [], None)
 
 
 def test_an_upstream_over_tls_is_reached_through_its_hop_socket_with_the_frontends_certificate():
@@ -60,3 +61,45 @@ def test_bad_input_is_refused_with_a_sentence_naming_the_variable(upstreams, tls
 def test_ipv6_and_host_names_are_addresses():
     plan = servers(["[::1]:5000", "ai2.example.net:8443"], {"ai2.example.net:8443": "ai2.example.net"})
     assert plan["servers"] == ["[::1]:5000", "unix:/run/aicontainers-hop/ai2.example.net:8443.sock"]
+
+
+# Drain: state, rendered with NGINX's `down`.
+
+
+FLEET = servers(["127.0.0.1:5000", "10.0.0.21:5000", "10.0.0.21:8443"], {"10.0.0.21:8443": "ai2.example.net"})
+
+
+def test_every_server_is_up_after_a_run_of_the_role():
+    assert FLEET["state"]["drained"] == []
+    assert FLEET["conf"] == (
+        "server 127.0.0.1:5000;\nserver 10.0.0.21:5000;\nserver unix:/run/aicontainers-hop/10.0.0.21:8443.sock;\n"
+    )
+
+
+def test_a_drain_marks_every_server_of_the_host_down_its_hop_included_and_up_puts_them_back():
+    down = mtls_drain(FLEET["state"], "10.0.0.21", "down")
+    assert down["changed"] and not down["refused"] and down["state"]["drained"] == ["10.0.0.21"]
+    assert down["conf"] == (
+        "server 127.0.0.1:5000;\n"
+        "server 10.0.0.21:5000 down;\n"
+        "server unix:/run/aicontainers-hop/10.0.0.21:8443.sock down;\n"
+    )
+    assert not mtls_drain(down["state"], "10.0.0.21", "down")["changed"]
+    up = mtls_drain(down["state"], "10.0.0.21", "up")
+    assert up["changed"] and up["state"] == FLEET["state"] and up["conf"] == FLEET["conf"]
+
+
+def test_a_drain_that_would_leave_no_server_up_is_refused():
+    local = servers(["127.0.0.1:5000", "127.0.0.1:5001"], client="")
+    refused = mtls_drain(local["state"], "127.0.0.1", "down")
+    assert refused["refused"] and not refused["changed"] and refused["conf"] == local["conf"]
+
+
+def test_a_host_that_is_a_prefix_of_another_is_not_drained_with_it():
+    state = servers(["10.0.0.2:5000", "10.0.0.21:5000"], client="")["state"]
+    assert mtls_drain(state, "10.0.0.2", "down")["conf"] == "server 10.0.0.2:5000 down;\nserver 10.0.0.21:5000;\n"
+
+
+def test_an_unknown_state_is_refused_naming_the_variable():
+    with pytest.raises(AnsibleFilterError, match="mtls_frontend_drain_state"):
+        mtls_drain(FLEET["state"], "10.0.0.21", "off")
