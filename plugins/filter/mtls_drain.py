@@ -10,7 +10,8 @@ version_added: 0.1.0
 description:
   - Takes the frontend's upstream state (the group's servers, each with the host it reaches, and the drained hosts)
     and returns the new state, the group's server lines rendered from it (NGINX's C(down) on the drained hosts'
-    servers), whether it changed, and whether a drain was refused because it would leave no server up.
+    servers), whether it differs from the state given, and whether a drain was refused because it would leave no
+    server up.
 options:
   _input:
     description: The state the role keeps on the frontend (C(servers), C(drained)).
@@ -34,7 +35,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: C(state), C(conf) (the server lines), C(changed), C(refused) and C(listed) (the host has servers).
+  description: C(state), C(conf) (the server lines), C(different) (from the state given), C(refused) and C(listed)
+    (the host has servers).
   type: dict
 """
 

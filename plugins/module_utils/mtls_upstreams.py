@@ -137,7 +137,7 @@ def drain(state, host, wanted):
     return {
         "state": new_state,
         "conf": upstream_conf(new_state),
-        "changed": ordered != sorted(drained),
+        "different": ordered != sorted(drained),
         "refused": refused,
         "listed": any(entry["host"] == host for entry in servers),
     }

@@ -78,21 +78,21 @@ def test_every_server_is_up_after_a_run_of_the_role():
 
 def test_a_drain_marks_every_server_of_the_host_down_its_hop_included_and_up_puts_them_back():
     down = mtls_drain(FLEET["state"], "10.0.0.21", "down")
-    assert down["changed"] and not down["refused"] and down["state"]["drained"] == ["10.0.0.21"]
+    assert down["different"] and not down["refused"] and down["state"]["drained"] == ["10.0.0.21"]
     assert down["conf"] == (
         "server 127.0.0.1:5000;\n"
         "server 10.0.0.21:5000 down;\n"
         "server unix:/run/aicontainers-hop/10.0.0.21:8443.sock down;\n"
     )
-    assert not mtls_drain(down["state"], "10.0.0.21", "down")["changed"]
+    assert not mtls_drain(down["state"], "10.0.0.21", "down")["different"]
     up = mtls_drain(down["state"], "10.0.0.21", "up")
-    assert up["changed"] and up["state"] == FLEET["state"] and up["conf"] == FLEET["conf"]
+    assert up["different"] and up["state"] == FLEET["state"] and up["conf"] == FLEET["conf"]
 
 
 def test_a_drain_that_would_leave_no_server_up_is_refused():
     local = servers(["127.0.0.1:5000", "127.0.0.1:5001"], client="")
     refused = mtls_drain(local["state"], "127.0.0.1", "down")
-    assert refused["refused"] and not refused["changed"] and refused["conf"] == local["conf"]
+    assert refused["refused"] and not refused["different"] and refused["conf"] == local["conf"]
 
 
 def test_a_host_that_is_a_prefix_of_another_is_not_drained_with_it():
