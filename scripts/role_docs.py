@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Write each role README's variables section from its meta/argument_specs.yml.
 
 The argument specs are the source of truth for a role's variables; the
