@@ -35,8 +35,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: C(state), C(conf) (the server lines), C(different) (from the state given), C(refused) and C(listed)
-    (the host has servers).
+  description: C(state), C(conf) (the server lines), C(different) (from the state given) and C(refused).
   type: dict
 """
 

@@ -41,7 +41,7 @@ class UpstreamError(ValueError):
 
 
 def hop_socket(address):
-    """The unix socket the frontend's hop to ``address`` listens on (the drain entry point matches it)."""
+    """The unix socket the frontend's hop to ``address`` listens on, named after the address."""
     return SOCKET_PREFIX + address.strip("[]").replace("]:", ":") + SOCKET_SUFFIX
 
 
@@ -118,7 +118,7 @@ def upstream_conf(state):
 
 
 def drain(state, host, wanted):
-    """The state with ``host`` drained (``wanted`` down) or back (up), and whether it changed or was refused.
+    """The state with ``host`` drained (``wanted`` down) or back (up), and whether it differs or was refused.
 
     A drain that would leave no server up is refused: a slower answer from
     the servers being changed beats a certain 502.
@@ -139,5 +139,4 @@ def drain(state, host, wanted):
         "conf": upstream_conf(new_state),
         "different": ordered != sorted(drained),
         "refused": refused,
-        "listed": any(entry["host"] == host for entry in servers),
     }
