@@ -22,15 +22,17 @@ record() {  # record RESULT SECONDS STAGE
 }
 
 echo "==> make ${static[*]} (side by side; logs in $logs/)"
-declare -A pids started
+declare -A pids
+start=$(date +%s)
 for stage in "${static[@]}"; do
-    started[$stage]=$(date +%s)
-    make --no-print-directory "$stage" > "$logs/$stage.log" 2>&1 &
+    # Each stage notes its own end, so the summary shows its own time.
+    { make --no-print-directory "$stage"; rc=$?; date +%s > "$logs/$stage.end"; exit "$rc"; } \
+        > "$logs/$stage.log" 2>&1 &
     pids[$stage]=$!
 done
 for stage in "${static[@]}"; do
     if wait "${pids[$stage]}"; then result=pass; else result=FAIL; fi
-    elapsed=$(( $(date +%s) - ${started[$stage]} ))
+    elapsed=$(( $(cat "$logs/$stage.end") - start ))
     echo "==> make $stage: $result (${elapsed}s)"
     cat "$logs/$stage.log"
     record "$result" "$elapsed" "$stage"
