@@ -59,8 +59,7 @@ REQUEST_LIMITS = {
 BODY_SHARE_OF_MEMORY = 8
 UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?[bkmg]?$", re.IGNORECASE)
-
-
+# The allowlist the Billing host must fall under (the metering registry's, unless set).
 ALLOWED_VARIABLE = "ai_container_egress_allowed_domains"
 
 
