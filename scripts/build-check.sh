@@ -1,20 +1,61 @@
 #!/usr/bin/env bash
-# Build the collection tarball and install it into a scratch path, as
-# `ansible-galaxy collection install` would on a user's machine.
+# Build the collection tarball and install it as a user would: with
+# ansible-core alone (no `ansible` package, so none of its bundled
+# collections), offline, from our tarball and our dependencies' tarballs.
+# Galaxy is not reachable from our machines, so the dependencies' tarballs are
+# made from the collections the pinned `ansible` package bundles.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+bundled=.venv/lib/python3.11/site-packages/ansible_collections
+core_venv=.cache/core-venv
+core_version=$(sed -n 's/^ansible-core==//p' requirements.txt)
+
+fail() { echo "aich: $*" >&2; exit 1; }
+
 ansible-galaxy collection build --force --output-path "$out" . >/dev/null
 tarball=$(ls "$out"/aicontainers-hardening-*.tar.gz)
-ansible-galaxy collection install --offline --force -p "$out/installed" "$tarball" >"$out/install.log" 2>&1 \
-    || { cat "$out/install.log" >&2; exit 1; }
+
+# A controller with nothing but ansible-core, at the version we pin.
+if [ "$("$core_venv/bin/ansible" --version 2>/dev/null | sed -n 's/.*core \([0-9.]*\)\]/\1/p')" != "$core_version" ]; then
+    rm -rf "$core_venv"
+    python3.11 -m venv "$core_venv"
+    "$core_venv/bin/pip" install --quiet --disable-pip-version-check "ansible-core==$core_version" \
+        >"$out/pip.log" 2>&1 || { cat "$out/pip.log" >&2; fail "could not install ansible-core $core_version"; }
+fi
+
+# Each dependency galaxy.yml declares and theirs, as artifacts made from the
+# bundled copies.
+mkdir -p "$out/deps"
+"$core_venv/bin/python" scripts/dependency_tarballs.py "$bundled" "$out/deps" >/dev/null
+
+# ansible-core alone, seeing only the collections installed under $out/installed.
+core() {
+    env PATH="$PWD/$core_venv/bin:/usr/bin:/bin" ANSIBLE_HOME="$out/ansible-home" \
+        ANSIBLE_COLLECTIONS_PATH="$out/installed" "$@"
+}
+
+# Our tarball alone must not install: the dependencies are declared.
+if core ansible-galaxy collection install --offline -p "$out/alone" "$tarball" >"$out/alone.log" 2>&1; then
+    fail "the collection installed offline without its dependencies; galaxy.yml must declare them"
+fi
+
+core ansible-galaxy collection install --offline -p "$out/installed" "$tarball" "$out"/deps/*.tar.gz \
+    >"$out/install.log" 2>&1 || { cat "$out/install.log" >&2; fail "offline install from tarballs failed"; }
 installed="$out/installed/ansible_collections/aicontainers/hardening"
 test -f "$installed/MANIFEST.json"
 for kept_out in tests/lab molecule .venv .cache; do
-    if [ -e "$installed/$kept_out" ]; then
-        echo "aich: $kept_out must not ship in the collection tarball" >&2
-        exit 1
-    fi
+    [ ! -e "$installed/$kept_out" ] || fail "$kept_out must not ship in the collection tarball"
 done
-echo "aich: built and installed $(basename "$tarball") ($(du -h "$tarball" | cut -f1))"
+
+# Every playbook loads with only what was installed: each module, filter and
+# role it names resolves (a missing collection fails here).
+for playbook in "$installed"/playbooks/*.yml; do
+    name=$(basename "$playbook" .yml)
+    core ansible-playbook --syntax-check -i localhost, \
+        "aicontainers.hardening.$name" >"$out/syntax.log" 2>&1 \
+        || { cat "$out/syntax.log" >&2; fail "aicontainers.hardening.$name does not load with ansible-core and the declared dependencies"; }
+done
+echo "aich: built $(basename "$tarball") ($(du -h "$tarball" | cut -f1)); installed offline with ansible-core $core_version" \
+     "and $(ls "$out/deps" | sed 's/\.tar\.gz//' | paste -sd' ')"

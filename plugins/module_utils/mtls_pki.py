@@ -102,7 +102,9 @@ def client_plan(clients, revoked, ca_dir, client_dir, inventory_hosts):
                 "mtls_frontend_clients, or its certificate would be issued again.".format(name)
             )
         else:
-            revocations.append({"name": name, "record": posixpath.join(ca_dir, "issued", name + ".crt")})
+            record = posixpath.join(ca_dir, "issued", name + ".crt")
+            # crl_entry is what community.crypto.x509_crl takes in revoked_certificates.
+            revocations.append({"name": name, "record": record, "crl_entry": {"path": record}})
     if errors:
         raise PlanError(errors)
     return {"clients": planned, "revoked": revocations}

@@ -45,7 +45,9 @@ def test_subject_alternative_names_are_spelled_one_way():
 
 
 def test_revocations_point_at_the_record_of_what_was_issued():
-    assert plan(["app1"], ["app2"])["revoked"] == [{"name": "app2", "record": "/srv/pki/issued/app2.crt"}]
+    assert plan(["app1"], ["app2"])["revoked"] == [
+        {"name": "app2", "record": "/srv/pki/issued/app2.crt", "crl_entry": {"path": "/srv/pki/issued/app2.crt"}}
+    ]
 
 
 @pytest.mark.parametrize(
