@@ -17,6 +17,9 @@ COLLECTIONS  := $(CURDIR)/.cache/collections
 # Playbooks and Molecule find this checkout as aicontainers.hardening through
 # a symlink, so edits are live without reinstalling the collection.
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+# Ansible's own state (temporary files, caches) stays in the checkout too:
+# nothing a test writes lands in the user's ~/.ansible.
+export ANSIBLE_HOME := $(CURDIR)/.cache/ansible-home
 export ANSIBLE_FORCE_COLOR ?= $(if $(CI),0,1)
 export PATH := $(BIN):$(PATH)
 
@@ -55,7 +58,7 @@ lint: venv collection changelog-lint  ## yamllint, ansible-lint (production prof
 	yamllint --strict .
 	ruff check .
 	$(BIN)/python scripts/role_docs.py --check
-	ansible-lint --profile production
+	XDG_CACHE_HOME=$(CURDIR)/.cache/xdg ansible-lint --profile production
 
 docs: venv  ## write the role READMEs' variables tables from their meta/argument_specs.yml
 	$(BIN)/python scripts/role_docs.py

@@ -28,7 +28,7 @@ fi
 # Each dependency galaxy.yml declares and theirs, as artifacts made from the
 # bundled copies.
 mkdir -p "$out/deps"
-"$core_venv/bin/python" scripts/dependency_tarballs.py "$bundled" "$out/deps" >/dev/null
+mapfile -t deps < <("$core_venv/bin/python" scripts/dependency_tarballs.py "$bundled" "$out/deps")
 
 # ansible-core alone, seeing only the collections installed under $out/installed.
 core() {
@@ -41,7 +41,7 @@ if core ansible-galaxy collection install --offline -p "$out/alone" "$tarball" >
     fail "the collection installed offline without its dependencies; galaxy.yml must declare them"
 fi
 
-core ansible-galaxy collection install --offline -p "$out/installed" "$tarball" "$out"/deps/*.tar.gz \
+core ansible-galaxy collection install --offline -p "$out/installed" "$tarball" "${deps[@]}" \
     >"$out/install.log" 2>&1 || { cat "$out/install.log" >&2; fail "offline install from tarballs failed"; }
 installed="$out/installed/ansible_collections/aicontainers/hardening"
 test -f "$installed/MANIFEST.json"
@@ -58,4 +58,4 @@ for playbook in "$installed"/playbooks/*.yml; do
         || { cat "$out/syntax.log" >&2; fail "aicontainers.hardening.$name does not load with ansible-core and the declared dependencies"; }
 done
 echo "aich: built $(basename "$tarball") ($(du -h "$tarball" | cut -f1)); installed offline with ansible-core $core_version" \
-     "and $(ls "$out/deps" | sed 's/\.tar\.gz//' | paste -sd' ')"
+     "and $(basename -a -s .tar.gz "${deps[@]}" | paste -sd' ')"

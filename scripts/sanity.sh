@@ -17,6 +17,12 @@ if [ "$(cat "$venv/.core" 2>/dev/null)" != "$core" ]; then
     echo "$core" > "$venv/.core"
 fi
 
+# ansible-test keeps its per-test virtualenvs under ~/.ansible/test: give it a
+# home in the checkout, so nothing lands in the user's, with pip's cache where
+# it always is.
+export PIP_CACHE_DIR="${PIP_CACHE_DIR:-$HOME/.cache/pip}"
+export HOME="$root/.cache/ansible-test-home"
+
 # ansible-test bootstraps pip in each test's venv from a download we cannot
 # reach; give it the local equivalent under the name it looks for.
 pip_version=$(grep -oP "pip='\K[0-9.]+" "$venv"/lib/python3*/site-packages/ansible_test/_internal/python_requirements.py)
