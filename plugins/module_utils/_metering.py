@@ -24,6 +24,11 @@ from typing import NamedTuple
 DEFAULT_DOMAINS = ("*.cognitive.microsoft.com", "*.cognitiveservices.azure.com")
 # Translator's disconnected-container downloads, only when Translator runs.
 TRANSLATOR_DOMAIN = "translatoronprem.blob.core.windows.net"
+# Not metering: where the container images come from. Microsoft Container
+# Registry's REST endpoint and its data (layer download) endpoints, which
+# Microsoft lists for firewalls; a host pulls through the firewall only when
+# the egress policy is told to (egress_firewall_image_registry).
+IMAGE_REGISTRY_DOMAINS = ("mcr.microsoft.com", "*.data.mcr.microsoft.com")
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 

@@ -98,6 +98,9 @@ def _domain_entries(options, errors):
     )
     for domain in domains:
         yield METERING_VARIABLE, domain, metering_ports
+    if options.get("egress_firewall_image_registry"):
+        for domain in _metering.IMAGE_REGISTRY_DOMAINS:
+            yield "egress_firewall_image_registry", domain, [443]
     for index, extra in enumerate(options.get("egress_firewall_extra_domains") or []):
         variable = "egress_firewall_extra_domains[{0}]".format(index)
         if not isinstance(extra, dict) or "name" not in extra:

@@ -210,3 +210,14 @@ def test_frontend_sources_are_split_by_family():
         ["10.0.0.20"],
         ["fd00::1"],
     )
+
+
+def test_the_image_registry_is_allowed_only_when_asked_and_is_not_metering():
+    def registry_groups(**options):
+        groups = policy(**options)["domain_groups"]
+        return [group for group in groups if "mcr.microsoft.com" in group["domains"]]
+
+    assert registry_groups() == []
+    (group,) = registry_groups(egress_firewall_image_registry=True)
+    assert group["ports"] == [443] and not group["metering"]
+    assert "data.mcr.microsoft.com" in group["domains"]

@@ -1,0 +1,48 @@
+"""site.yml installs every role's packages before any play closes egress.
+
+On a bare host, egress_firewall's default-deny would otherwise cut apt off
+before ai_container asks for Docker Engine and mtls_frontend for NGINX. The
+lab's hosts have every package already, so no Molecule run would notice.
+"""
+
+import pathlib
+
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROLES_THAT_INSTALL = ("egress_firewall", "ai_container", "mtls_frontend")
+
+
+def plays():
+    return yaml.safe_load((ROOT / "playbooks" / "site.yml").read_text())
+
+
+def roles_of(play):
+    names = [entry["role"] if isinstance(entry, dict) else entry for entry in play.get("roles", [])]
+    for section in ("pre_tasks", "tasks", "post_tasks"):
+        for task in play.get(section) or []:
+            include = task.get("ansible.builtin.include_role") or task.get("ansible.builtin.import_role")
+            if include:
+                names.append(include["name"] + ":" + include.get("tasks_from", "main"))
+    return [name.replace("aicontainers.hardening.", "") for name in names]
+
+
+def test_every_role_that_installs_has_an_install_entry_point():
+    for role in ROLES_THAT_INSTALL:
+        specs = yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text())
+        assert "install" in specs["argument_specs"], role
+        assert (ROOT / "roles" / role / "tasks" / "install.yml").is_file(), role
+
+
+def test_the_first_play_installs_for_every_role_before_egress_closes():
+    first, *rest = plays()
+    assert roles_of(first) == [role + ":install" for role in ROLES_THAT_INSTALL]
+    assert "egress_firewall" in roles_of(rest[0]), "the first play after the installs closes egress"
+
+
+def test_only_install_tasks_install_packages():
+    for role in ROLES_THAT_INSTALL:
+        for path in (ROOT / "roles" / role / "tasks").glob("*.yml"):
+            tasks = yaml.safe_load(path.read_text()) or []
+            installs = [task for task in tasks if "ansible.builtin.package" in task or "ansible.builtin.apt" in task]
+            assert not installs or path.name == "install.yml", f"{role}/tasks/{path.name} installs packages"
