@@ -30,9 +30,7 @@ help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
 
 demo: host venv images collection  ## bring the lab up, run site.yml and verify.yml, show the report (left running; `make clean` removes it)
-	molecule converge -s $(DEMO_SCENARIO)
-	molecule side-effect -s $(DEMO_SCENARIO)
-	@scripts/demo-summary.sh .cache/verify-report
+	@scripts/demo.sh $(DEMO_SCENARIO)
 
 test: host venv images collection  ## every check: lint, unit, sanity, build, every Molecule scenario
 	@scripts/test-all.sh $(SCENARIOS)
