@@ -8,14 +8,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-bundled=.venv/lib/python3.11/site-packages/ansible_collections
 core_venv=.cache/core-venv
 core_version=$(sed -n 's/^ansible-core==//p' requirements.txt)
 
 fail() { echo "aich: $*" >&2; exit 1; }
 
-ansible-galaxy collection build --force --output-path "$out" . >/dev/null
-tarball=$(ls "$out"/aicontainers-hardening-*.tar.gz)
+mapfile -t tarballs < <(scripts/collection-tarballs.sh "$out/tarballs")
+[ "${#tarballs[@]}" -gt 1 ] || fail "could not build the tarballs (scripts/collection-tarballs.sh)"
+tarball=${tarballs[0]}
+deps=("${tarballs[@]:1}")
 
 # A controller with nothing but ansible-core, at the version we pin.
 if [ "$("$core_venv/bin/ansible" --version 2>/dev/null | sed -n 's/.*core \([0-9.]*\)\]/\1/p')" != "$core_version" ]; then
@@ -24,11 +25,6 @@ if [ "$("$core_venv/bin/ansible" --version 2>/dev/null | sed -n 's/.*core \([0-9
     "$core_venv/bin/pip" install --quiet --disable-pip-version-check "ansible-core==$core_version" \
         >"$out/pip.log" 2>&1 || { cat "$out/pip.log" >&2; fail "could not install ansible-core $core_version"; }
 fi
-
-# Each dependency galaxy.yml declares and theirs, as artifacts made from the
-# bundled copies.
-mkdir -p "$out/deps"
-mapfile -t deps < <("$core_venv/bin/python" scripts/dependency_tarballs.py "$bundled" "$out/deps")
 
 # ansible-core alone, seeing only the collections installed under $out/installed.
 core() {

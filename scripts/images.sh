@@ -5,6 +5,10 @@
 #                       unless you name one you already have)
 #   AICH_LAB_IMAGE      base + the lab's packages (test hosts run this)
 #   AICH_STANDIN_IMAGE  the stand-in AI container
+# and for the field scenario (managed hosts that start bare, reached over SSH):
+#   aich-base:trixie, aich-bare:bookworm, aich-bare:trixie (systemd, python3,
+#   sshd, sudo), aich-controller:bookworm (ansible-core only) and
+#   aich-services:bookworm (apt-cacher-ng, docker-registry, skopeo).
 #
 # Each image carries a recipe label: a hash of what it is built from (its
 # build files and its parent's image id). A matching label means "up to date".
@@ -27,11 +31,11 @@ image_id() {
 recipe() {  # recipe ID-OF-PARENT FILE... -> short hash
     { echo "$1"; shift; cat "$@"; } | sha256sum | cut -c1-16
 }
-build_from_dockerfile() {  # build_from_dockerfile IMAGE CONTEXT RECIPE
+build_from_dockerfile() {  # build_from_dockerfile IMAGE CONTEXT RECIPE [BASE_IMAGE]
     echo "aich: building $1"
     local log
     log=$(mktemp)
-    docker build --build-arg "BASE_IMAGE=$base_image" --label "$label=$3" -t "$1" "$2" >"$log" 2>&1 \
+    docker build --build-arg "BASE_IMAGE=${4:-$base_image}" --label "$label=$3" -t "$1" "$2" >"$log" 2>&1 \
         || { tail -30 "$log" >&2; rm -f "$log"; return 1; }
     rm -f "$log"
 }
@@ -51,6 +55,32 @@ want=$(recipe "$(image_id "$base_image")" tests/lab/images/lab/Dockerfile)
 
 want=$(recipe "$(image_id "$base_image")" tests/lab/images/standin/Dockerfile tests/lab/images/standin/standin.py)
 [ "$(recipe_label "$standin_image")" = "$want" ] || build_from_dockerfile "$standin_image" tests/lab/images/standin "$want"
+
+# The field scenario's images.
+want=$(recipe trixie tests/lab/images/base/build.sh)
+[ "$(recipe_label aich-base:trixie)" = "$want" ] || tests/lab/images/base/build.sh aich-base:trixie "$want" trixie
+for suite in bookworm trixie; do
+    parent=$([ "$suite" = bookworm ] && echo "$base_image" || echo aich-base:trixie)
+    want=$(recipe "$(image_id "$parent")" tests/lab/images/bare/Dockerfile)
+    [ "$(recipe_label "aich-bare:$suite")" = "$want" ] \
+        || build_from_dockerfile "aich-bare:$suite" tests/lab/images/bare "$want" "$parent"
+done
+want=$(recipe "$(image_id "$base_image")" tests/lab/images/services/Dockerfile)
+[ "$(recipe_label aich-services:bookworm)" = "$want" ] \
+    || build_from_dockerfile aich-services:bookworm tests/lab/images/services "$want"
+# ansible-core's wheels come from the host's pip (the image build has no
+# route to PyPI of its own); the pin is requirements.txt's.
+core_pin=$(grep -E '^ansible-core==' requirements.txt)
+want=$(recipe "$(image_id "$base_image")" tests/lab/images/controller/Dockerfile <(echo "$core_pin"))
+if [ "$(recipe_label aich-controller:bookworm)" != "$want" ]; then
+    context=$(mktemp -d)
+    cp tests/lab/images/controller/Dockerfile "$context/"
+    .venv/bin/pip download --quiet --disable-pip-version-check --dest "$context/wheels" "$core_pin" \
+        >"$context/pip.log" 2>&1 || { cat "$context/pip.log" >&2; exit 1; }
+    rm -f "$context/pip.log"
+    build_from_dockerfile aich-controller:bookworm "$context" "$want"
+    rm -rf "$context"
+fi
 
 # Test hosts load the stand-in into their nested Docker from this archive
 # (bind-mounted read-only), because they cannot pull either.

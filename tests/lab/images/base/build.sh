@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Build the lab's base image: Debian bookworm with systemd and python3, made with
-# debootstrap and `docker import` because no container registry is reachable.
+# Build a lab base image: Debian (bookworm unless SUITE says otherwise) with
+# systemd and python3, made with debootstrap and `docker import` because no
+# container registry is reachable.
 #
-# usage: build.sh IMAGE_NAME RECIPE_LABEL
+# usage: build.sh IMAGE_NAME RECIPE_LABEL [SUITE]
 # The mirror is debootstrap's default unless the host's apt configuration names
 # one (first deb822 "URIs:" or sources.list "deb" line for Debian main).
 set -euo pipefail
 
 image="$1"
 recipe="$2"
-suite=bookworm
+suite=${3:-bookworm}
 packages=systemd,systemd-sysv,dbus,python3,python3-apt,iproute2,procps,ca-certificates,gnupg
 
 host_mirror() {
