@@ -6,8 +6,8 @@
 #   AICH_LAB_IMAGE      base + the lab's packages (test hosts run this)
 #   AICH_STANDIN_IMAGE  the stand-in AI container
 # and for the field scenario (managed hosts that start bare, reached over SSH):
-#   aich-base:trixie, aich-bare:bookworm, aich-bare:trixie (systemd, python3,
-#   sshd, sudo), aich-controller:bookworm (ansible-core only) and
+#   aich-base:{bullseye,trixie}, aich-bare:{bullseye,bookworm,trixie}
+#   (systemd, python3, sshd, sudo), aich-controller:bookworm (ansible-core only) and
 #   aich-services:bookworm (apt-cacher-ng, docker-registry, skopeo).
 #
 # Each image carries a recipe label: a hash of what it is built from (its
@@ -57,10 +57,13 @@ want=$(recipe "$(image_id "$base_image")" tests/lab/images/standin/Dockerfile te
 [ "$(recipe_label "$standin_image")" = "$want" ] || build_from_dockerfile "$standin_image" tests/lab/images/standin "$want"
 
 # The field scenario's images.
-want=$(recipe trixie tests/lab/images/base/build.sh)
-[ "$(recipe_label aich-base:trixie)" = "$want" ] || tests/lab/images/base/build.sh aich-base:trixie "$want" trixie
-for suite in bookworm trixie; do
-    parent=$([ "$suite" = bookworm ] && echo "$base_image" || echo aich-base:trixie)
+for suite in bullseye trixie; do
+    want=$(recipe "$suite" tests/lab/images/base/build.sh)
+    [ "$(recipe_label "aich-base:$suite")" = "$want" ] \
+        || tests/lab/images/base/build.sh "aich-base:$suite" "$want" "$suite"
+done
+for suite in bullseye bookworm trixie; do
+    parent=$([ "$suite" = bookworm ] && echo "$base_image" || echo "aich-base:$suite")
     want=$(recipe "$(image_id "$parent")" tests/lab/images/bare/Dockerfile)
     [ "$(recipe_label "aich-bare:$suite")" = "$want" ] \
         || build_from_dockerfile "aich-bare:$suite" tests/lab/images/bare "$want" "$parent"
