@@ -10,8 +10,8 @@ SHELL        := /bin/bash
 PYTHON       ?= python3.11
 VENV         := .venv
 BIN          := $(CURDIR)/$(VENV)/bin
-SCENARIOS    ?= egress_firewall egress_names ai_container mtls_frontend dpi_exemption site
-DEMO_SCENARIO ?= site
+SCENARIOS    ?= field egress_firewall egress_names ai_container mtls_frontend dpi_exemption site
+DEMO_SCENARIO ?= field
 COLLECTIONS  := $(CURDIR)/.cache/collections
 
 # Playbooks and Molecule find this checkout as aicontainers.hardening through
@@ -88,10 +88,12 @@ clean:  ## remove the lab's test hosts and network
 	@docker network ls -q --filter name='^aich-' | xargs -r docker network rm >/dev/null
 	@rm -rf .cache/collections
 	@# Molecule's state for this checkout (else it believes the lab still exists).
-	@test ! -x $(BIN)/python || rm -rf $(HOME)/.ansible/tmp/molecule.$$($(BIN)/python -c \
+	@test ! -x $(BIN)/python || rm -rf $(ANSIBLE_HOME)/tmp/molecule.$$($(BIN)/python -c \
 	    'import sys; from molecule.text import checksum; print(checksum(sys.argv[1], 4))' $(notdir $(CURDIR))).*
 	@echo "aich: lab removed"
 
 distclean: clean  ## also remove the venv, caches and lab images
 	rm -rf $(VENV) .cache .pytest_cache .ruff_cache
-	-docker image rm aich-standin:latest aich-lab:bookworm aich-base:bookworm
+	-docker image rm aich-standin:latest aich-lab:bookworm aich-base:bookworm aich-base:bullseye aich-base:trixie \
+	    aich-bare:bullseye aich-bare:bookworm aich-bare:trixie aich-controller:bookworm aich-services:bookworm
+	-docker volume rm aich-apt-cache

@@ -19,4 +19,4 @@ print("    {0} passed, {1} failed".format(report["passed"], report["failed"]))
 PY
 echo "==> the report: $report_dir/verify-report.{json,md,html,junit.xml}"
 echo
-echo "The lab stays up for you to explore (docker exec -it aich-aihost bash); 'make clean' removes it."
+echo "The lab stays up for you to explore (docker exec -it <name> bash, names above); 'make clean' removes it."
