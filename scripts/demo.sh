@@ -54,7 +54,13 @@ stage() {
     else
         printf 'FAILED  %4ds' $((SECONDS - start))
     fi
-    [ "$1 $2" != "molecule converge" ] || printf '   %s tasks changed' "$(changed_count "$log")"
+    if [ "$1 $2" = "molecule converge" ]; then
+        # The field scenario's site.yml runs on its controller host, which
+        # keeps that run's own log.
+        recap=$log
+        [ "$scenario" != field ] || recap=.cache/lab/field/site-first.log
+        printf '   %s tasks changed' "$(changed_count "$recap")"
+    fi
     echo
     [ "$status" -eq 0 ] || { show_failure "$log"; echo "    full log: $log"; }
     return "$status"
