@@ -66,12 +66,12 @@ stage() {
     return "$status"
 }
 
-stage create "Start the lab's test hosts" molecule create -s "$scenario" || exit 1
-stage prepare "Prepare the lab (internet, DPI, client)" molecule prepare -s "$scenario" || exit 1
+# Molecule's create runs the scenario's prepare too.
+stage create "Start and prepare the lab's hosts" molecule create -s "$scenario" || exit 1
 stage converge "Harden the lab with site.yml" molecule converge -s "$scenario" || exit 1
 # verify.yml fails when a control fails; the summary says which.
 stage audit "Audit the lab with verify.yml" molecule side-effect -s "$scenario"
 audit=$?
 scripts/demo-summary.sh .cache/verify-report
-echo "    full logs: $logs/{create,prepare,converge,audit}.log"
+echo "    full logs: $logs/{create,converge,audit}.log"
 exit "$audit"
