@@ -18,10 +18,11 @@ if [ "$(cat "$venv/.core" 2>/dev/null)" != "$core" ]; then
 fi
 
 # ansible-test keeps its per-test virtualenvs under ~/.ansible/test: give it a
-# home in the checkout, so nothing lands in the user's, with pip's cache where
-# it always is.
+# home in this project's own cache directory instead, so nothing lands in the
+# user's ~/.ansible and the virtualenvs (minutes to build) outlive a clone.
 export PIP_CACHE_DIR="${PIP_CACHE_DIR:-$HOME/.cache/pip}"
-export HOME="$root/.cache/ansible-test-home"
+export HOME="${XDG_CACHE_HOME:-$HOME/.cache}/aicontainers-hardening/ansible-test-home"
+mkdir -p "$HOME"
 
 # ansible-test bootstraps pip in each test's venv from a download we cannot
 # reach; give it the local equivalent under the name it looks for.
