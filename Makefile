@@ -52,11 +52,13 @@ collection:
 	@mkdir -p $(COLLECTIONS)/ansible_collections/aicontainers
 	@ln -sfn $(CURDIR) $(COLLECTIONS)/ansible_collections/aicontainers/hardening
 
-lint: venv collection changelog-lint  ## yamllint, ansible-lint (production profile), ruff, role READMEs against their argument specs
+lint: venv collection changelog-lint  ## yamllint, ansible-lint (production profile), ruff, role READMEs against their argument specs, antsibull-docs
 	yamllint --strict .
 	ruff check .
 	$(BIN)/python scripts/role_docs.py --check
 	XDG_CACHE_HOME=$(CURDIR)/.cache/xdg ansible-lint --profile production
+	@# The documentation markup (O(), RV(), references into other entry points) as Galaxy's docs site reads it.
+	cd $(COLLECTIONS)/ansible_collections/aicontainers/hardening && antsibull-docs lint-collection-docs --plugin-docs .
 
 docs: venv  ## write the role READMEs' variables tables from their meta/argument_specs.yml
 	$(BIN)/python scripts/role_docs.py

@@ -20,7 +20,11 @@ BEGIN = "<!-- BEGIN variables: generated from meta/argument_specs.yml by scripts
 END = "<!-- END variables -->"
 # Ansible's documentation markup, as Markdown.
 MARKUP = [
-    (re.compile(r"O\((?:[a-z_]+/)?([^)=]+)(=[^)]*)?\)"), lambda m: "`{0}{1}`".format(m.group(1), m.group(2) or "")),
+    # O(name), O(name=value), and another entry point's O(ns.coll.role#role:entry:name=value).
+    (
+        re.compile(r"O\((?:[\w.]+#role:[a-z_]+:)?([^)=]+)(=[^)]*)?\)"),
+        lambda m: "`{0}{1}`".format(m.group(1), m.group(2) or ""),
+    ),
     (re.compile(r"[CVM]\(([^)]*)\)"), lambda m: "`{0}`".format(m.group(1))),
     (re.compile(r"I\(([^)]*)\)"), lambda m: "*{0}*".format(m.group(1))),
     (re.compile(r"L\(([^,]*),\s*([^)]*)\)"), lambda m: "[{0}]({1})".format(m.group(1), m.group(2))),

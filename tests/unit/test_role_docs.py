@@ -28,6 +28,6 @@ def test_a_variable_missing_from_the_readme_is_drift():
 
 
 def test_markup_becomes_markdown():
-    assert role_docs.markdown(["Set O(main/a_b=x) and C(c) or V(d);", "see U(https://e)."]) == (
+    assert role_docs.markdown(["Set O(ns.coll.role#role:main:a_b=x) and C(c) or V(d);", "see U(https://e)."]) == (
         "Set `a_b=x` and `c` or `d`; see https://e."
     )
