@@ -21,7 +21,7 @@ deps=("${tarballs[@]:1}")
 # A controller with nothing but ansible-core, at the version we pin.
 if [ "$("$core_venv/bin/ansible" --version 2>/dev/null | sed -n 's/.*core \([0-9.]*\)\]/\1/p')" != "$core_version" ]; then
     rm -rf "$core_venv"
-    python3.11 -m venv "$core_venv"
+    "${PYTHON:-python3.11}" -m venv "$core_venv"
     "$core_venv/bin/pip" install --quiet --disable-pip-version-check "ansible-core==$core_version" \
         >"$out/pip.log" 2>&1 || { cat "$out/pip.log" >&2; fail "could not install ansible-core $core_version"; }
 fi
