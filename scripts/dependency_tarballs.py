@@ -37,34 +37,27 @@ def sha256(path):
         return hashlib.sha256(handle.read()).hexdigest()
 
 
+def _entry(name, ftype, chksum=None):
+    return {
+        "name": name,
+        "ftype": ftype,
+        "chksum_type": "sha256" if chksum else None,
+        "chksum_sha256": chksum,
+        "format": 1,
+    }
+
+
 def files_entries(root):
     """FILES.json's entries for what is in root, in a stable order."""
-    entries = [{"name": ".", "ftype": "dir", "chksum_type": None, "chksum_sha256": None, "format": 1}]
+    entries = [_entry(".", "dir")]
     for path, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
         rel = os.path.relpath(path, root)
-        for name in dirs:
-            entries.append(
-                {
-                    "name": os.path.normpath(os.path.join(rel, name)),
-                    "ftype": "dir",
-                    "chksum_type": None,
-                    "chksum_sha256": None,
-                    "format": 1,
-                }
-            )
+        entries.extend(_entry(os.path.normpath(os.path.join(rel, name)), "dir") for name in dirs)
         for name in sorted(files):
             if rel == "." and name in ("MANIFEST.json", "FILES.json"):
                 continue
-            entries.append(
-                {
-                    "name": os.path.normpath(os.path.join(rel, name)),
-                    "ftype": "file",
-                    "chksum_type": "sha256",
-                    "chksum_sha256": sha256(os.path.join(path, name)),
-                    "format": 1,
-                }
-            )
+            entries.append(_entry(os.path.normpath(os.path.join(rel, name)), "file", sha256(os.path.join(path, name))))
     return entries
 
 
@@ -76,7 +69,8 @@ def add_bytes(tar, name, data):
 
 
 def write_artifact(root, manifest, output):
-    files_json = json.dumps({"files": files_entries(root), "format": 1}, indent=2).encode()
+    entries = files_entries(root)
+    files_json = json.dumps({"files": entries, "format": 1}, indent=2).encode()
     manifest = dict(
         manifest,
         file_manifest_file=dict(manifest["file_manifest_file"], chksum_sha256=hashlib.sha256(files_json).hexdigest()),
@@ -84,7 +78,7 @@ def write_artifact(root, manifest, output):
     with tarfile.open(output, "w:gz") as tar:
         add_bytes(tar, "MANIFEST.json", json.dumps(manifest, indent=2).encode())
         add_bytes(tar, "FILES.json", files_json)
-        for entry in json.loads(files_json)["files"][1:]:
+        for entry in entries[1:]:
             tar.add(os.path.join(root, entry["name"]), arcname=entry["name"], recursive=False)
 
 
