@@ -9,7 +9,6 @@ cd "$(dirname "$0")/.."
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 core_venv=.cache/core-venv
-core_version=$(sed -n 's/^ansible-core==//p' requirements.txt)
 
 fail() { echo "aich: $*" >&2; exit 1; }
 
@@ -18,13 +17,10 @@ mapfile -t tarballs < <(scripts/collection-tarballs.sh "$out/tarballs")
 tarball=${tarballs[0]}
 deps=("${tarballs[@]:1}")
 
-# A controller with nothing but ansible-core, at the version we pin.
-if [ "$("$core_venv/bin/ansible" --version 2>/dev/null | sed -n 's/.*core \([0-9.]*\)\]/\1/p')" != "$core_version" ]; then
-    rm -rf "$core_venv"
-    "${PYTHON:-python3.11}" -m venv "$core_venv"
-    "$core_venv/bin/pip" install --quiet --disable-pip-version-check "ansible-core==$core_version" \
-        >"$out/pip.log" 2>&1 || { cat "$out/pip.log" >&2; fail "could not install ansible-core $core_version"; }
-fi
+# A controller with nothing but ansible-core, at the version we pin for the
+# tool chain's Python (the oldest we claim).
+scripts/core-venv.sh 3.11 "$core_venv"
+core_version=$("$core_venv/bin/ansible" --version | sed -n 's/.*core \([0-9.]*\)\]/\1/p')
 
 # ansible-core alone, seeing only the collections installed under $out/installed.
 core() {
@@ -53,5 +49,8 @@ for playbook in "$installed"/playbooks/*.yml; do
         "aicontainers.hardening.$name" >"$out/syntax.log" 2>&1 \
         || { cat "$out/syntax.log" >&2; fail "aicontainers.hardening.$name does not load with ansible-core and the declared dependencies"; }
 done
+# What an execution-environment builder makes of it (meta/execution-environment.yml).
+scripts/ee-check.sh "$out/installed" "$tarball" "${deps[@]}"
+
 echo "aich: built $(basename "$tarball") ($(du -h "$tarball" | cut -f1)); installed offline with ansible-core $core_version" \
      "and $(basename -a -s .tar.gz "${deps[@]}" | paste -sd' ')"

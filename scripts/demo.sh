@@ -4,10 +4,10 @@
 # each stage's full output goes to .cache/demo/<stage>.log. A failed stage
 # prints the failing task and its message.
 #
-# usage: demo.sh [SCENARIO]   (default: site)
+# usage: demo.sh [SCENARIO]   (default: field, as `make demo`)
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
-scenario=${1:-site}
+scenario=${1:-field}
 logs=.cache/demo
 mkdir -p "$logs"
 rm -f "$logs"/*.log

@@ -3,13 +3,13 @@
 # shows everything that is wrong, and finish with a timed summary.
 # usage: test-all.sh SCENARIO...
 #
-# The static stages (lint, unit, sanity, build) share nothing with each other
+# The static stages (lint, unit, sanity, build, release-check) share nothing with each other
 # or the lab, so they run side by side, each into its own log, printed when
 # all are done; the Molecule scenarios then run one at a time (one lab).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
-static=(lint unit sanity build)
+static=(lint unit sanity build release-check)
 logs=.cache/test-logs
 mkdir -p "$logs"
 

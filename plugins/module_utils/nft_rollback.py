@@ -58,13 +58,14 @@ def arm(nft, family, name, restore_script, timeout, *, state_dir=STATE_DIR, spaw
 
 def _spawn_detached(command):
     # A new session, no inherited descriptors: the watchdog outlives the module
-    # and the connection that started it.
+    # and the connection that started it. AnsibleModule.run_command waits for
+    # its command, which is exactly what a watchdog must not make us do.
     with open(os.devnull, "rb") as null_in, open(os.devnull, "wb") as null_out:
-        subprocess.Popen(
+        subprocess.Popen(  # pylint: disable=consider-using-with,ansible-bad-function
             command,
             stdin=null_in,
             stdout=null_out,
-            stderr=null_out,  # pylint: disable=consider-using-with
+            stderr=null_out,
             start_new_session=True,
             close_fds=True,
         )

@@ -10,51 +10,16 @@ close to its end, which the role must issue again.
 """
 
 import argparse
-import datetime
+import pathlib
+import sys
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-
-def name(common_name):
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
-def build(subject, issuer, public_key, signing_key, *, ca, days, sans=(), usage=ExtendedKeyUsageOID.CLIENT_AUTH):
-    """A certificate valid for ``days`` (negative: expired ``days`` ago); the lab's one builder.
-
-    The unit tests and the frontend benchmark load this file too, so there is
-    one way to make a test certificate. ``usage`` applies to leaf certificates.
-    """
-    now = datetime.datetime.now(datetime.UTC)
-    start, end = (
-        (now - datetime.timedelta(days=10), now - datetime.timedelta(days=-days))
-        if days < 0
-        else (now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=days))
-    )
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if sans:
-        builder = builder.add_extension(x509.SubjectAlternativeName(list(sans)), critical=False)
-    if not ca and usage:
-        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-    return builder.sign(signing_key, hashes.SHA256())
-
-
-def pem_key(key):
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
-    )
+# The one certificate builder ships with the unit tests; the lab uses it from there.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "unit" / "plugins"))
+from certificates import build, name, pem_key
 
 
 def main():

@@ -36,6 +36,7 @@ from ansible_collections.aicontainers.hardening.plugins.module_utils.tls_inspect
     normalise_endpoints,
     presented_chain,
 )
+from ansible_collections.aicontainers.hardening.tests.unit.plugins import certificates
 
 DEFAULT_ISSUERS = ["Microsoft Corporation", "DigiCert Inc"]
 LOCALHOST_SANS = (x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
@@ -46,31 +47,15 @@ LOCALHOST_SANS = (x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address
 # --------------------------------------------------------------------------
 
 
-def _name(common_name, organization=None):
-    attributes = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization)] if organization else []
-    return x509.Name([*attributes, x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+_name = certificates.name
 
 
 def _issue(subject, key, issuer=None, issuer_key=None, *, ca, sans=(), not_after=None):
-    """A certificate for key; self-signed when no issuer is given."""
-    now = datetime.datetime.now(datetime.UTC)
+    """A certificate for key; self-signed when no issuer is given (a TLS server's: no client-only usage)."""
     issuer_name = issuer.subject if issuer else subject
-    issuer_public_key = (issuer_key or key).public_key()
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(not_after or now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_public_key), critical=False)
+    return certificates.build(
+        subject, issuer_name, key.public_key(), issuer_key or key, ca=ca, sans=sans, not_after=not_after, usage=None
     )
-    if sans:
-        builder = builder.add_extension(x509.SubjectAlternativeName(list(sans)), critical=False)
-    return builder.sign(issuer_key or key, hashes.SHA256())
 
 
 def _key():

@@ -7,9 +7,11 @@ lab's hosts have every package already, so no Molecule run would notice.
 
 import pathlib
 
+import jinja2
+import pytest
 import yaml
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[3]
 ROLES_THAT_INSTALL = ("egress_firewall", "ai_container", "mtls_frontend")
 
 
@@ -46,3 +48,27 @@ def test_only_install_tasks_install_packages():
             tasks = yaml.safe_load(path.read_text()) or []
             installs = [task for task in tasks if "ansible.builtin.package" in task or "ansible.builtin.apt" in task]
             assert not installs or path.name == "install.yml", f"{role}/tasks/{path.name} installs packages"
+
+
+def _installs(task, host, groups, **host_vars):
+    """Whether the install play's task runs on host, evaluated as Ansible would (Jinja2)."""
+    expression = task["when"]
+    context = {"inventory_hostname": host, "groups": groups, **host_vars}
+    return jinja2.Environment().from_string("{{ (" + expression + ") | string }}").render(context) == "True"
+
+
+@pytest.mark.parametrize(
+    ("host", "host_vars", "expected"),
+    [
+        ("ai1", {}, True),
+        ("proxy1", {"egress_firewall_dns_upstreams": ["10.0.0.53"]}, True),
+        ("proxy1", {}, False),
+        # A frontend never runs egress_firewall: an inventory-wide upstream must not install it there.
+        ("front1", {"egress_firewall_dns_upstreams": ["10.0.0.53"]}, False),
+    ],
+)
+def test_the_egress_firewall_packages_go_where_egress_firewall_runs(host, host_vars, expected):
+    install_egress = plays()[0]["tasks"][0]
+    assert install_egress["ansible.builtin.include_role"]["name"].endswith("egress_firewall")
+    groups = {"aihosts": ["ai1"], "proxies": ["proxy1"], "frontends": ["front1"]}
+    assert _installs(install_egress, host, groups, **host_vars) is expected

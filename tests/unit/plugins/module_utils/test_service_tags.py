@@ -12,7 +12,7 @@ from ansible_collections.aicontainers.hardening.plugins.module_utils.service_tag
     parse_document,
 )
 
-FIXTURE = pathlib.Path(__file__).resolve().parents[3] / "molecule/egress_firewall/files/service_tags.json"
+FIXTURE = pathlib.Path(__file__).resolve().parent / "fixtures" / "service_tags.json"
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from ansible_collections.aicontainers.hardening.plugins.module_utils.nft_ruleset
     with_fingerprint,
 )
 
-ROLE = pathlib.Path(__file__).resolve().parents[3] / "roles" / "egress_firewall"
+ROLE = pathlib.Path(__file__).resolve().parents[4] / "roles" / "egress_firewall"
 
 
 def render(**overrides):

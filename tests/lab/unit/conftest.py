@@ -1,10 +1,8 @@
-"""Shared fixtures: load the lab's scripts as modules and make a throwaway PKI."""
+"""Fixtures of the lab-only tests (not shipped): load the lab's scripts as modules and make a throwaway PKI."""
 
 import importlib.util
 import ipaddress
 import pathlib
-import sys
-import tempfile
 
 import pytest
 from cryptography import x509
@@ -12,23 +10,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-LAB = ROOT / "tests" / "lab"
-
-
-def _expose_collection():
-    """Make this checkout importable as ansible_collections.aicontainers.hardening.
-
-    ansible_collections is a namespace package (the ansible package ships one
-    too), so a symlinked tree on sys.path adds our collection beside those.
-    """
-    tree = pathlib.Path(tempfile.mkdtemp(prefix="aich-unit-"))
-    (tree / "ansible_collections" / "aicontainers").mkdir(parents=True)
-    (tree / "ansible_collections" / "aicontainers" / "hardening").symlink_to(ROOT)
-    sys.path.insert(0, str(tree))
-
-
-_expose_collection()
+# The lab's own code: tests/lab (this file is tests/lab/unit/conftest.py).
+LAB = pathlib.Path(__file__).resolve().parents[1]
 
 
 def load_script(name, relative_path):

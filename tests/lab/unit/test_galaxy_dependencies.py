@@ -11,7 +11,7 @@ import re
 
 import yaml
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[3]
 # namespace.collection.plugin as a module, filter, test or lookup name.
 FQCN = re.compile(r"(?<![\w./-])(community|ansible|containers|kubernetes|cisco|fortinet)\.(\w+)\.\w+")
 ALWAYS_THERE = {"ansible.builtin", "ansible.legacy", "aicontainers.hardening"}

@@ -5,7 +5,7 @@ import pathlib
 
 import yaml
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[3]
 SPEC = importlib.util.spec_from_file_location("role_docs", ROOT / "scripts" / "role_docs.py")
 role_docs = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(role_docs)

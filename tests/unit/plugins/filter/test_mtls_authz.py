@@ -9,19 +9,20 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from ansible_collections.aicontainers.hardening.plugins.filter.mtls_authorization import mtls_authorization
 from ansible_collections.aicontainers.hardening.plugins.module_utils.mtls_authz import nginx_serial
+from ansible_collections.aicontainers.hardening.tests.unit.plugins import certificates
 
 SPIFFE = "spiffe://lab.example/ns/apps/sa/app3"
 
 
 @pytest.fixture(scope="module")
-def issued(make_cert):
+def issued():
     """PEM certificates the CA issued (app1; app3 with a SPIFFE ID and a DNS name; app4), and their serials."""
     ca_key = ec.generate_private_key(ec.SECP256R1())
 
     def issue(cn, sans=()):
         key = ec.generate_private_key(ec.SECP256R1())
-        cert = make_cert.build(
-            make_cert.name(cn), make_cert.name("test CA"), key.public_key(), ca_key, ca=False, days=1, sans=sans
+        cert = certificates.build(
+            certificates.name(cn), certificates.name("test CA"), key.public_key(), ca_key, ca=False, days=1, sans=sans
         )
         return cert.public_bytes(serialization.Encoding.PEM).decode(), nginx_serial(cert.serial_number)
 

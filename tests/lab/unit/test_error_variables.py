@@ -5,7 +5,7 @@ import re
 
 import yaml
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[3]
 ROLES = ("egress_firewall", "dpi_exemption", "ai_container", "mtls_frontend")
 VARIABLE = re.compile(r"(?<![_a-z])((?:{0})_[a-z0-9_]*[a-z0-9])\b".format("|".join(ROLES)))
 
