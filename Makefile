@@ -83,8 +83,8 @@ unit: venv  ## pytest from the checkout: the shipped unit tests (tests/unit) and
 build: venv  ## build the collection tarball, install it offline with ansible-core alone, check what an EE builder sees
 	@scripts/build-check.sh
 
-release: venv  ## VERSION=x.y.z: release the changelog, set galaxy.yml's version, build dist/ tarball, run Galaxy's importer on it
-	@scripts/release.sh "$(VERSION)"
+release: venv  ## VERSION=x.y.z [SUMMARY=text]: release the changelog, set galaxy.yml's version, build dist/ tarball, run Galaxy's importer on it
+	@SUMMARY="$(SUMMARY)" scripts/release.sh "$(VERSION)"
 
 release-check: venv  ## `make release` on a committed copy of the checkout: a bad VERSION changes nothing, the next patch releases
 	@scripts/release-check.sh

@@ -21,7 +21,9 @@ grep -q "VERSION must be a release version" <<<"$out" || fail "VERSION=1.0 gave 
 
 current=$(sed -n 's/^version: //p' galaxy.yml)
 next=$(awk -F. -v OFS=. '{ $3 += 1; print }' <<<"$current")
-scripts/release.sh "$next" > "$log" 2>&1 || { cat "$log" >&2; fail "make release VERSION=$next failed"; }
+SUMMARY="Checked by release-check." scripts/release.sh "$next" > "$log" 2>&1 \
+    || { cat "$log" >&2; fail "make release VERSION=$next failed"; }
+grep -qF "release_summary: Checked by release-check." changelogs/changelog.yaml || fail "the release has no summary"
 grep -qx "version: $next" galaxy.yml || fail "galaxy.yml's version is not $next"
 grep -qF "<a id=\"v${next//./-}\"></a>" CHANGELOG.md || fail "CHANGELOG.md has no v$next section"
 python -c 'import sys, yaml; sys.exit(sys.argv[2] not in yaml.safe_load(open(sys.argv[1]))["releases"])' \

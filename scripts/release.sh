@@ -6,7 +6,7 @@
 # Publishing (commit, tag, `ansible-galaxy collection publish`) stays a
 # person's step; the last lines say how.
 #
-# usage: release.sh VERSION     (make release VERSION=x.y.z)
+# usage: [SUMMARY=text] release.sh VERSION     (make release VERSION=x.y.z [SUMMARY=text])
 set -euo pipefail
 cd "$(dirname "$0")/.."
 version=${1:-}
@@ -28,6 +28,11 @@ fi
     || fail "the checkout has uncommitted changes; a release is made from a commit (commit or stash them first)."
 
 sed -i -E "s/^version: .*/version: $version/" galaxy.yml
+# Every release opens with a summary (SUMMARY=..., or one line saying what it is).
+if ! grep -qs '^release_summary:' changelogs/fragments/*.yml; then
+    python -c 'import sys, yaml; print(yaml.safe_dump({"release_summary": sys.argv[1]}, width=1000), end="")' \
+        "${SUMMARY:-Release $version of aicontainers.hardening.}" > "changelogs/fragments/$version.yml"
+fi
 antsibull-changelog release --version "$version"
 antsibull-changelog lint
 mkdir -p dist
