@@ -39,8 +39,7 @@ trap 'rm -rf "$tree"' EXIT
 dest="$tree/ansible_collections/aicontainers/hardening"
 case $command in
     sanity)
-        mkdir -p "$dest"
-        git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C "$dest"
+        scripts/copy-checkout.sh "$dest"
         ;;
     units)
         ansible-galaxy collection build --output-path "$tree" "$checkout" >/dev/null

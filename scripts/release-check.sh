@@ -11,7 +11,7 @@ fail() { echo "aich: release check: $*" >&2; exit 1; }
 copy=$(mktemp -d)
 log=$(mktemp)
 trap 'rm -rf "$copy" "$log"' EXIT
-git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C "$copy"
+scripts/copy-checkout.sh "$copy"
 cd "$copy"
 git init -q && git add -A && git -c user.name=release-check -c user.email=release-check@localhost commit -qm copy
 
