@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 version=$1 venv=$2
 
-interpreter() {  # python3.12 on PATH, else the newest pyenv build of it
+interpreter() {  # pythonX.Y on PATH, else the newest pyenv build of it
     if "python$version" --version >/dev/null 2>&1; then
         command -v "python$version"
         return

@@ -72,10 +72,10 @@ want=$(recipe "$(image_id "$base_image")" tests/lab/images/services/Dockerfile)
 [ "$(recipe_label aich-services:bookworm)" = "$want" ] \
     || build_from_dockerfile aich-services:bookworm tests/lab/images/services "$want"
 # ansible-core's wheels come from the host's pip (the image build has no
-# route to PyPI of its own); the pin is requirements.txt's for the image's
-# Python 3.11 (Debian 12).
-core_pin=$(sed -n 's/^\(ansible-core==[0-9.]*\) *; *python_version < "3.12".*/\1/p' requirements.txt)
-[ -n "$core_pin" ] || { echo "aich: requirements.txt pins no ansible-core for Python 3.11" >&2; exit 1; }
+# route to PyPI of its own); the version is the one requirements.txt pins for
+# the image's Python 3.11 (Debian 12), as pip chose it for the core-only venv.
+scripts/core-venv.sh 3.11 .cache/core-venv
+core_pin="ansible-core==$(.cache/core-venv/bin/python -c 'import importlib.metadata; print(importlib.metadata.version("ansible-core"))')"
 want=$(recipe "$(image_id "$base_image")" tests/lab/images/controller/Dockerfile <(echo "$core_pin"))
 if [ "$(recipe_label aich-controller:bookworm)" != "$want" ]; then
     context=$(mktemp -d)
