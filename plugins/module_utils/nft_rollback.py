@@ -41,13 +41,24 @@ def watchdog_command(nft, pending, rolled_back, timeout):
     )
 
 
+def forget(family, name, state_dir=STATE_DIR):
+    """Drop the mark of an earlier attempt's rollback, which that attempt's run reported.
+
+    Every new apply starts a new attempt: without this, a run that changes
+    nothing after a rollback would confirm, find the old mark and fail.
+    """
+    try:
+        os.unlink(rolled_back_path(family, name, state_dir))
+    except FileNotFoundError:
+        pass
+
+
 def arm(nft, family, name, restore_script, timeout, *, state_dir=STATE_DIR, spawn=None):
     """Save the restore script and start the watchdog; return the pending file's path."""
     os.makedirs(state_dir, mode=0o700, exist_ok=True)
     pending = pending_path(family, name, state_dir)
     rolled_back = rolled_back_path(family, name, state_dir)
-    if os.path.exists(rolled_back):
-        os.unlink(rolled_back)
+    forget(family, name, state_dir)
     with open(pending, "w", encoding="utf-8") as handle:
         handle.write(restore_script)
     os.chmod(pending, 0o600)

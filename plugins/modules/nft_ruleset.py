@@ -220,6 +220,8 @@ def main():  # noqa: PLR0912 - one linear flow reads better than helpers here
             "after_header": "{0} {1} (wanted)".format(family, name),
         }
 
+    if params["confirm_timeout"] > 0 and not module.check_mode:
+        nft_rollback.forget(family, name)
     if changed and not module.check_mode:
         if params["confirm_timeout"] > 0:
             restore = replacement(before, family, name) if before else deletion(family, name)

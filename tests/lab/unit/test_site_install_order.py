@@ -63,6 +63,8 @@ def _installs(task, host, groups, **host_vars):
         ("ai1", {}, True),
         ("proxy1", {"egress_firewall_dns_upstreams": ["10.0.0.53"]}, True),
         ("proxy1", {}, False),
+        # The role's defaults (an empty list) are visible in the play that lists it.
+        ("proxy1", {"egress_firewall_dns_upstreams": []}, False),
         # A frontend never runs egress_firewall: an inventory-wide upstream must not install it there.
         ("front1", {"egress_firewall_dns_upstreams": ["10.0.0.53"]}, False),
     ],
@@ -72,3 +74,18 @@ def test_the_egress_firewall_packages_go_where_egress_firewall_runs(host, host_v
     assert install_egress["ansible.builtin.include_role"]["name"].endswith("egress_firewall")
     groups = {"aihosts": ["ai1"], "proxies": ["proxy1"], "frontends": ["front1"]}
     assert _installs(install_egress, host, groups, **host_vars) is expected
+
+
+@pytest.mark.parametrize(
+    ("host_vars", "expected"),
+    [
+        ({"egress_firewall_dns_upstreams": ["10.0.0.53"]}, True),
+        ({"egress_firewall_dns_upstreams": []}, False),
+        ({}, False),
+    ],
+)
+def test_the_proxies_play_runs_egress_firewall_only_with_upstreams(host_vars, expected):
+    proxies_play = next(play for play in plays() if play["hosts"] == "proxies")
+    (egress,) = [role for role in proxies_play["roles"] if role["role"].endswith("egress_firewall")]
+    groups = {"aihosts": ["ai1"], "proxies": ["proxy1"], "frontends": ["front1"]}
+    assert _installs(egress, "proxy1", groups, **host_vars) is expected

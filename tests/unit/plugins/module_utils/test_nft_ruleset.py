@@ -137,6 +137,16 @@ def test_the_watchdog_restores_when_nobody_confirms(tmp_path):
     assert nft_rollback.confirm("inet", "t", state_dir=str(tmp_path)) == "rolled-back"
 
 
+def test_a_new_attempt_forgets_an_earlier_rollback(tmp_path):
+    """After a rollback the next run applies (nothing to change) and confirms: nothing was rolled back this time."""
+    rolled_back = tmp_path / "nft-rollback-inet-t.nft.rolled-back"
+    rolled_back.write_text("OLD TABLE")
+    assert nft_rollback.confirm("inet", "t", state_dir=str(tmp_path)) == "rolled-back"
+    nft_rollback.forget("inet", "t", state_dir=str(tmp_path))
+    assert nft_rollback.confirm("inet", "t", state_dir=str(tmp_path)) == "none"
+    nft_rollback.forget("inet", "t", state_dir=str(tmp_path))  # nothing to forget: no error
+
+
 LEARNED_SETS = """
 table inet aicontainers {
 \tset domains0_v4 { type ipv4_addr; flags timeout; timeout 3600s; }
