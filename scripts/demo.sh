@@ -45,13 +45,12 @@ changed_count() {
 
 # site.yml's log and its wall time in seconds, for a converge stage's log:
 # the field scenario's site.yml runs on its controller host, which keeps the
-# run's own log (its last line: "elapsed H:MM:SS.ffffff").
+# run's own log (its last line: "elapsed SECONDS"); else the stage's time.
 site_log() {
     if [ "$scenario" = field ]; then echo ".cache/lab/field/$1.log"; else echo "$logs/$1.log"; fi
 }
 site_seconds() {
-    awk -v fallback="$2" '/^elapsed [0-9]+:[0-9]+:[0-9.]+$/ {split($2, t, ":"); s = t[1] * 3600 + t[2] * 60 + t[3]}
-         END {printf "%d", s ? s : fallback}' "$1"
+    awk -v fallback="$2" '/^elapsed [0-9.]+$/ {s = $2} END {printf "%d", s ? s : fallback}' "$1"
 }
 
 # stage LOG-NAME DESCRIPTION COMMAND... -> 0 when the command succeeded;
