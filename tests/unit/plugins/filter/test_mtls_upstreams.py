@@ -6,8 +6,9 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.aicontainers.hardening.plugins.filter.mtls_client_plan import mtls_client_plan
-from ansible_collections.aicontainers.hardening.plugins.filter.mtls_drain import mtls_drain
 from ansible_collections.aicontainers.hardening.plugins.filter.mtls_upstream_servers import mtls_upstream_servers
+from ansible_collections.aicontainers.hardening.plugins.module_utils.mtls_upstreams import UpstreamError
+from ansible_collections.aicontainers.hardening.plugins.module_utils.mtls_upstreams import drain as mtls_drain
 
 CLIENTS = mtls_client_plan(
     [{"name": "hop-fe1", "host": "fe1", "dir": "/etc/aicontainers/hop"}, {"name": "app1", "host": "client1"}],
@@ -101,5 +102,5 @@ def test_a_host_that_is_a_prefix_of_another_is_not_drained_with_it():
 
 
 def test_an_unknown_state_is_refused_naming_the_variable():
-    with pytest.raises(AnsibleFilterError, match="mtls_frontend_drain_state"):
+    with pytest.raises(UpstreamError, match="mtls_frontend_drain_state"):
         mtls_drain(FLEET["state"], "10.0.0.21", "off")
