@@ -151,7 +151,8 @@ def apply(host, paths, *, header, address, wanted, grace, check_mode, nginx="ngi
     files = {paths["state"]: state_json(plan["state"]), paths["conf"]: "# {0}\n{1}".format(header, plan["conf"])}
     _install(host, files, nginx)
     before_reload = host.workers()
-    rc, _out, err = host.run(["systemctl", "reload", "nginx"])
+    # A stopped NGINX is started, as Ansible's systemd module does for "reloaded".
+    rc, _out, err = host.run(["systemctl", "reload-or-restart", "nginx"])
     if rc != 0:
         raise DrainError("NGINX did not reload: {0}".format(err.strip()))
     if wanted == "down":

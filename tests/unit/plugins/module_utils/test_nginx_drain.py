@@ -80,7 +80,7 @@ def test_a_drain_writes_the_state_and_the_server_lines_tests_them_then_reloads()
     assert result["changed"] and result["drained"] == ["10.0.0.21"]
     assert json.loads(host.files[PATHS["state"]])["drained"] == ["10.0.0.21"]
     assert host.files[PATHS["conf"]] == "# managed\nserver 10.0.0.21:5000 down;\nserver 10.0.0.22:5000;\n"
-    assert host.commands == [["-t"], ["systemctl", "reload", "nginx"]]
+    assert host.commands == [["-t"], ["systemctl", "reload-or-restart", "nginx"]]
 
 
 def test_the_state_is_written_as_the_roles_main_entry_point_writes_it():
@@ -127,7 +127,7 @@ def test_a_configuration_nginx_rejects_is_put_back_and_not_reloaded():
     with pytest.raises(DrainError, match=r"nginx -t rejected.*previous configuration keeps serving.*unexpected end"):
         drain(host)
     assert host.files == {PATHS["state"]: state_json(FLEET), PATHS["conf"]: UP_CONF}
-    assert ["systemctl", "reload", "nginx"] not in host.commands
+    assert ["systemctl", "reload-or-restart", "nginx"] not in host.commands
 
 
 def test_a_server_lines_file_that_did_not_exist_is_removed_again_when_rejected():
