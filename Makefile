@@ -10,7 +10,7 @@ SHELL        := /bin/bash
 PYTHON       ?= python3.11
 VENV         := .venv
 BIN          := $(CURDIR)/$(VENV)/bin
-SCENARIOS    ?= field egress_firewall egress_names ai_container mtls_frontend dpi_exemption site
+SCENARIOS    ?= field egress_firewall egress_names ai_container mtls_frontend site
 DEMO_SCENARIO ?= field
 # The version matrix, by Python: requirements.txt pins the ansible-core each
 # gets (3.11: 2.19, the oldest we claim; 3.12: 2.21, the newest we test).

@@ -43,6 +43,9 @@ def squid_conf(policy, *, user, certificate, key, pid_file, access_log):
         "pid_filename {0}".format(pid_file),
         "access_log stdio:{0}".format(access_log),
         "cache deny all",
+        # A restart (a new unit, or dnsmasq restarted under it) waits this long
+        # for open tunnels to close; Squid's default, 30 s, held every first run.
+        "shutdown_lifetime 2 seconds",
         # Only the local resolver, which answers nothing outside the allowlist.
         "dns_nameservers 127.0.0.1",
         "acl aich_clients src 127.0.0.0/8 ::1 {0}".format(" ".join(proxy["client_networks"])),

@@ -17,21 +17,30 @@ from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_audi
 NAME_PROXY_CONF = "/etc/aicontainers/name-proxy.conf"
 NAME_PROXY_UNIT = "aicontainers-name-proxy.service"
 
-# Connects to each NAME:PORT in argv and prints one JSON line per target.
+# Connects to each NAME:PORT in argv, all at once (a dropped or unresolvable
+# target costs its timeout once, not once per target), and prints one JSON
+# line per target, in argv's order.
 PROBE_SCRIPT = """
-import json, socket, sys
-for target in sys.argv[1:]:
+import json, socket, sys, threading
+def probe(target, results):
     host, port = target.rsplit(":", 1)
     try:
         socket.create_connection((host, int(port)), timeout=3).close()
-        result = "ok"
+        results[target] = "ok"
     except socket.gaierror:
-        result = "dns-error"
+        results[target] = "dns-error"
     except ConnectionRefusedError:
-        result = "refused"
+        results[target] = "refused"
     except OSError as error:
-        result = type(error).__name__
-    print(json.dumps({"target": target, "result": result}), flush=True)
+        results[target] = type(error).__name__
+results = {}
+threads = [threading.Thread(target=probe, args=(target, results)) for target in sys.argv[1:]]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+for target in sys.argv[1:]:
+    print(json.dumps({"target": target, "result": results[target]}), flush=True)
 """
 # Networks that attach no container to a network of its own.
 NO_NETWORK_DRIVERS = ("host", "null")

@@ -10,6 +10,9 @@ for the rule an attacker or an accident would leave behind.
 import copy
 import json
 import pathlib
+import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -21,6 +24,7 @@ from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_audi
     terminal_verdict,
 )
 from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_probe import (
+    PROBE_SCRIPT,
     container_networks,
     gather,
     run_probes,
@@ -312,6 +316,24 @@ def test_run_probes_runs_one_container_per_attachable_network_and_reports_every_
     assert len(host.ran) == 1 and "--network" in host.ran[0] and "bridge" in host.ran[0]
     assert probes[0] == {"network": "bridge", "target": "a.example:443", "expect": "allowed", "result": "ok"}
     assert probes[1]["result"].startswith("probe failed")
+
+
+def test_the_probe_script_tries_every_target_and_answers_in_argv_order():
+    # The script as the probe container runs it, against this machine's loopback.
+    listener = socket.create_server(("127.0.0.1", 0))
+    closed = socket.create_server(("127.0.0.1", 0))
+    open_port, closed_port = listener.getsockname()[1], closed.getsockname()[1]
+    closed.close()
+    targets = ["127.0.0.1:{0}".format(closed_port), "127.0.0.1:{0}".format(open_port)] * 2
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", PROBE_SCRIPT, *targets], capture_output=True, text=True, check=True, timeout=30
+        ).stdout
+    finally:
+        listener.close()
+    assert [json.loads(line) for line in out.splitlines()] == [
+        {"target": target, "result": "refused" if index % 2 == 0 else "ok"} for index, target in enumerate(targets)
+    ]
 
 
 def test_an_internal_network_is_only_probed_with_the_denied_targets():

@@ -39,6 +39,11 @@ def test_connect_names_never_match_an_address_and_the_handshake_name_is_checked_
     assert "dns_nameservers 127.0.0.1" in lines
 
 
+def test_a_restart_waits_seconds_not_squids_default_half_minute_for_open_tunnels():
+    # dnsmasq restarted under the proxy (Requires=) restarts it too: twice in a first run.
+    assert "shutdown_lifetime 2 seconds" in conf()
+
+
 def test_refusals_are_resets_and_strangers_are_refused_first():
     lines = conf()
     assert lines.index("http_access deny !aich_clients") < lines.index(
