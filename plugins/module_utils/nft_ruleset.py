@@ -164,14 +164,17 @@ class NftTable:
         self._run_script(script, check=False)
 
 
-def write_if_changed(path, content, mode=0o644):
-    """Write a file atomically; return True when its content changed."""
+def write_if_changed(path, content, mode=0o644, dry_run=False):
+    """Write a file atomically; return True when its content changed (would
+    change, with dry_run: nothing is written)."""
     try:
         with open(path, encoding="utf-8") as handle:
             if handle.read() == content:
                 return False
     except FileNotFoundError:
         pass
+    if dry_run:
+        return True
     directory = os.path.dirname(path)
     if directory:
         os.makedirs(directory, exist_ok=True)

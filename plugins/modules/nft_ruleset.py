@@ -120,7 +120,7 @@ rollback:
   type: str
   sample: armed
 persisted:
-  description: Whether the file at O(path) was written.
+  description: Whether the file at O(path) was written (in check mode, whether it would be).
   returned: always
   type: bool
 """
@@ -202,8 +202,9 @@ def main():  # noqa: PLR0912 - one linear flow reads better than helpers here
                     "confirmation came too late or the host was unreachable.",
                     **result,
                 )
-            if params["path"] and params["state"] == "present":
-                result["persisted"] = write_if_changed(params["path"], script)
+        # In check mode too: a persisted copy that differs is a change to make.
+        if params["path"] and params["state"] == "present":
+            result["persisted"] = write_if_changed(params["path"], script, dry_run=module.check_mode)
         result["changed"] = result["rollback"] == "confirmed" or result["persisted"]
         module.exit_json(**result)
 
@@ -231,8 +232,8 @@ def main():  # noqa: PLR0912 - one linear flow reads better than helpers here
             table.apply(script + carried)
         except RulesetError as error:
             module.fail_json(msg="nft could not apply the table: {0}".format(error), **result)
-    if params["path"] and params["state"] == "present" and params["confirm_timeout"] <= 0 and not module.check_mode:
-        result["persisted"] = write_if_changed(params["path"], script)
+    if params["path"] and params["state"] == "present" and params["confirm_timeout"] <= 0:
+        result["persisted"] = write_if_changed(params["path"], script, dry_run=module.check_mode)
     result["changed"] = changed or result["persisted"]
     module.exit_json(**result)
 

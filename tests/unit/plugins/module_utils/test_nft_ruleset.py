@@ -105,6 +105,16 @@ def test_write_if_changed(tmp_path):
     assert oct(os.stat(path).st_mode & 0o777) == "0o644"
 
 
+def test_write_if_changed_dry_run_tells_without_writing(tmp_path):
+    path = str(tmp_path / "firewall.nft")
+    assert write_if_changed(path, "a\n", dry_run=True) is True
+    assert not os.path.exists(path)
+    write_if_changed(path, "a\n")
+    assert write_if_changed(path, "a\n", dry_run=True) is False
+    assert write_if_changed(path, "b\n", dry_run=True) is True
+    assert open(path).read() == "a\n"
+
+
 def test_rollback_is_armed_and_confirmation_cancels_it(tmp_path):
     spawned = []
     pending = nft_rollback.arm(
