@@ -60,6 +60,10 @@ def section(specs):
     for entry_point, spec in specs.items():
         if entry_point != "main":
             lines += ["### Entry point `{0}`".format(entry_point), "", markdown(spec.get("short_description")), ""]
+        if entry_point != "main" and spec.get("options") is specs["main"].get("options"):
+            # A YAML alias of main's options: one table says it.
+            lines += ["It takes the main entry point's variables.", ""]
+            continue
         lines += [*table(spec.get("options") or {}), ""]
     return "\n".join([*lines, END])
 

@@ -31,6 +31,8 @@ _value:
   type: dict
 """
 
+from ansible.errors import AnsibleFilterError
+
 from ansible_collections.aicontainers.hardening.plugins.module_utils.ai_container_spec import (
     SpecError,
     build_spec,
@@ -49,8 +51,12 @@ def ai_container_spec(options):
 
 def ai_container_published_ports(options):
     """Host ports the replicas publish beyond loopback, for a firewall that
-    admits only the frontends there (site.yml hands them to egress_firewall)."""
-    return published_ports(dict(options or {}))
+    admits only the frontends there (site.yml hands them to egress_firewall).
+    Invalid variables stop the play with their sentences, never an empty list."""
+    try:
+        return published_ports(dict(options or {}))
+    except SpecError as error:
+        raise AnsibleFilterError(" ".join(error.errors)) from None
 
 
 class FilterModule:

@@ -238,16 +238,20 @@ def _network(options, name):
 
 def published_ports(options):
     """The host ports the replicas publish on a non-loopback address: [] when
-    they publish on loopback or join the user's network, or when these
-    variables are invalid (the role names the problem). Reads only the
-    publishing variables, so no secret is needed."""
+    they publish on loopback or join the user's network. Invalid publishing
+    variables raise SpecError: an empty answer would leave those ports without
+    the firewall's frontend guard. Reads only the publishing variables, so no
+    secret is needed."""
     errors = []
     address = _publish(options, errors)
-    if errors or not address or ipaddress.ip_address(address).is_loopback:
-        return []
     try:
         count = int(options.get("ai_container_replicas", 1))
+        if count < 1:
+            raise ValueError
     except (TypeError, ValueError):
-        return []
-    ports = _ports(options, count, errors)
-    return [] if errors else ports
+        errors.append("ai_container_replicas: give a whole number of replicas, at least 1.")
+        count = 0
+    ports = _ports(options, count, errors) if address else []
+    if errors:
+        raise SpecError(errors)
+    return [] if not address or ipaddress.ip_address(address).is_loopback else ports

@@ -20,10 +20,15 @@ from __future__ import annotations
 
 
 def names_for(group, pinned):
-    """Squid domain patterns for a group: exact pinned names, else each domain and its subdomains."""
+    """Squid domain patterns for a group: exact pinned names, else each domain and its subdomains.
+
+    A domain under another listed one is left out: it is covered already, and
+    Squid 6 refuses the pair in one ACL ("is a subdomain of", "Bungled").
+    """
     if group["metering"] and pinned:
         return sorted(pinned)
-    return ["." + domain for domain in group["domains"]]
+    domains = list(dict.fromkeys(domain.lower().rstrip(".") for domain in group["domains"]))
+    return ["." + domain for domain in domains if not any(domain.endswith("." + parent) for parent in domains)]
 
 
 def squid_conf(policy, *, user, certificate, key, pid_file, access_log):

@@ -8,9 +8,15 @@ never touches another, in particular Docker's. A table is replaced in one
 {...}`` idiom (nft 1.0.6 in Debian bookworm has no ``destroy``), so the
 kernel either runs the old table or the new one, never a mix or nothing.
 
-Whether the live table is already the wanted one is decided by a fingerprint
-kept in the table's own comment, because ``nft list`` reformats rules and
-shows the elements dnsmasq adds to the sets at run time.
+Whether the live table is already the wanted one is decided by what is
+loaded, never by a mark we wrote: the wanted table is loaded into a scratch
+network namespace and both are read back with ``nft -j``, so nft itself
+normalises the two the same way; their chains (hook, priority, policy), rules
+in order, sets and table comment are then compared (see ``table_state``),
+without handles, counters' values and the elements dnsmasq adds at run time.
+A flushed chain, a changed policy, an inserted rule or a missing table is a
+change. The table's comment still carries a fingerprint of the content: it
+marks the table as ours (the boot unit checks it), it decides nothing here.
 
 ``commands`` is any object with ``run(args, data=None) -> (rc, stdout,
 stderr)``; the module passes one around AnsibleModule.run_command and the
@@ -126,6 +132,75 @@ def carried_elements(elements, content, family, name):
     return "".join(lines)
 
 
+def _without_counts(value):
+    """A rule's expressions with every counter's packets and bytes left out:
+    they count traffic, they enforce nothing."""
+    if isinstance(value, list):
+        return [_without_counts(item) for item in value]
+    if isinstance(value, dict):
+        return {key: ({} if key == "counter" else _without_counts(item)) for key, item in value.items()}
+    return value
+
+
+def _learned(element):
+    """True for an element added at run time: dnsmasq's (and any timeout
+    set's) elements expire; the ones a table declares in a plain set do not."""
+    return isinstance(element, dict) and "expires" in element.get("elem", {})
+
+
+def table_state(listing_json):
+    """What a table enforces, from ``nft -j list table``: {key: value} with
+    keys ("table",), ("chain", name), ("rules", chain) and ("set", name).
+
+    Handles, counters' values and learned set elements are left out; rules
+    keep their order, elements are sorted (a hash set lists them in any order).
+    None when the listing holds no table.
+    """
+    state = {}
+    for item in json.loads(listing_json or "{}").get("nftables", []):
+        kind, body = next(iter(item.items()))
+        body = {key: value for key, value in body.items() if key not in ("handle", "family", "table")}
+        if kind == "table":
+            state[("table",)] = body
+        elif kind == "chain":
+            state[("chain", body["name"])] = body
+            state.setdefault(("rules", body["name"]), [])
+        elif kind == "rule":
+            chain = body.pop("chain")
+            state.setdefault(("rules", chain), []).append(_without_counts(body))
+        elif kind == "set":
+            kept = [element for element in body.pop("elem", []) if not _learned(element)]
+            body["elem"] = sorted(kept, key=lambda element: json.dumps(element, sort_keys=True))
+            state[("set", body["name"])] = body
+    return state or None
+
+
+# How drift() names each part of a table_state.
+PARTS = {
+    "table": "the table's comment",
+    "chain": "chain {0}'s hook, priority or policy",
+    "rules": "chain {0}'s rules",
+    "set": "set {0}",
+}
+
+
+def drift(live, wanted):
+    """Sentences naming how the live table (a table_state, or None) differs
+    from the wanted one; empty when it enforces the same."""
+    if live is None:
+        return ["the table is not loaded"]
+    sentences = []
+    for key in sorted(set(live) | set(wanted)):
+        part = PARTS[key[0]].format(*key[1:])
+        if key not in live:
+            sentences.append("{0}: missing".format(part))
+        elif key not in wanted:
+            sentences.append("{0}: not in the wanted table".format(part))
+        elif live[key] != wanted[key]:
+            sentences.append("{0}: changed".format(part))
+    return sentences
+
+
 def deletion(family, name):
     header = table_header(family, name)
     return "{0}\ndelete {0}\n".format(header)
@@ -144,6 +219,24 @@ class NftTable:
         """The live table as ``nft -s list table`` prints it, or None when absent."""
         rc, out, _err = self.commands.run([self.nft, "-s", "list", "table", self.family, self.name])
         return out if rc == 0 else None
+
+    def state(self):
+        """The live table's table_state, None when absent."""
+        rc, out, _err = self.commands.run([self.nft, "-j", "list", "table", self.family, self.name])
+        return table_state(out) if rc == 0 else None
+
+    def scratch_state(self, script):
+        """The table_state and listing ``script`` would produce, loaded in a
+        new network namespace that vanishes with the command; RulesetError when
+        it does not load there."""
+        # One line of JSON, then the text listing (for --diff).
+        reads = '"$1" -f - >&2 && "$1" -j list table "$2" "$3" && "$1" -s list table "$2" "$3"'
+        args = ["unshare", "--net", "--", "sh", "-c", reads, "sh", self.nft, self.family, self.name]
+        rc, out, err = self.commands.run(args, data=script)
+        if rc != 0:
+            raise RulesetError((err or "unshare failed with exit code {0}".format(rc)).strip())
+        listing_json, _newline, listing = out.partition("\n")
+        return table_state(listing_json), listing
 
     def timeout_sets(self):
         """The live timeout sets' elements (see timeout_set_elements), {} when absent."""
@@ -184,3 +277,13 @@ def write_if_changed(path, content, mode=0o644, dry_run=False):
     os.chmod(temporary, mode)
     os.replace(temporary, path)
     return True
+
+
+def persist(path, script, dry_run=False):
+    """Write the boot script and, beside it, ``<path>.sha256`` in sha256sum's
+    format, so that a boot unit (``sha256sum --check``) refuses a file that is
+    empty, truncated or not the one written here. True when either changed."""
+    digest = hashlib.sha256(script.encode()).hexdigest()
+    # The checksum first: a crash between the two leaves a mismatch, which fails closed.
+    checksum = write_if_changed(path + ".sha256", "{0}  {1}\n".format(digest, path), dry_run=dry_run)
+    return write_if_changed(path, script, dry_run=dry_run) or checksum

@@ -14,9 +14,14 @@ description:
     so Docker's tables and rules survive.
   - The table is checked with C(nft -c) and replaced in one C(nft -f) transaction,
     so the kernel runs either the old table or the new one.
-  - Whether the live table already matches is judged by a fingerprint stored in the
-    table's comment, so elements added at run time (for example by dnsmasq) do not
-    count as a change.
+  - Whether the live table already matches is judged by what is loaded: the wanted table
+    is loaded into a scratch network namespace (C(unshare --net)) and its chains, their
+    hooks, priorities, policies and rules, its sets and its comment are compared with the
+    live table's, as C(nft -j) lists both. A flushed or edited chain, a changed policy, an
+    extra rule or a missing table is a change, in check mode too. Handles, counters' values
+    and the elements added at run time (for example by dnsmasq) are not.
+  - A fingerprint of the content is kept in the table's comment, so that a boot unit (or a
+    person) can tell the table is ours; it does not decide whether the table changes.
   - When the table is replaced, the addresses its timeout sets learned at run time are
     put back with the time they had left, so clients that still cache a name keep reaching it.
   - With O(confirm_timeout), the previous table comes back by itself unless a later
@@ -47,6 +52,9 @@ options:
       - Where to persist the table as a script that C(nft -f) can load at boot
         (it replaces the table whether or not it exists). Written only once the
         change is applied, or confirmed when O(confirm_timeout) is used.
+      - Beside it, C(<path>.sha256) holds its checksum in C(sha256sum) format, so that a
+        boot unit can refuse (C(sha256sum --check)) a file that is empty, truncated or was
+        not written here.
     type: path
   confirm_timeout:
     description:
@@ -70,9 +78,10 @@ attributes:
     support: full
   diff_mode:
     support: full
-    details: Shows the live table (as C(nft -s list table) prints it) and the wanted one.
+    details: Shows the live table and the wanted one, both as C(nft -s list table) prints them.
 notes:
-  - Requires the nft command and CAP_NET_ADMIN on the target.
+  - Requires the nft and unshare commands, CAP_NET_ADMIN and CAP_SYS_ADMIN on the target
+    (root has both).
   - Replacing the table empties its sets; DNS-filled sets refill as names are resolved again.
 extends_documentation_fragment:
   - aicontainers.hardening.attributes
@@ -112,6 +121,15 @@ previous_fingerprint:
   returned: always
   type: str
   sample: 0a1b2c3d4e5f6789
+drift:
+  description:
+    - How the live table differs from the wanted one, one line per part (the table's comment,
+      a chain's hook, priority or policy, a chain's rules, a set); empty when it enforces the same.
+    - With O(state=absent), empty.
+  returned: always
+  type: list
+  elements: str
+  sample: ["chain frontend_guard's rules: changed", "chain output's hook, priority or policy: changed"]
 rollback:
   description:
     - V(armed) when a rollback is pending, V(confirmed) when a confirmation cancelled
@@ -120,7 +138,7 @@ rollback:
   type: str
   sample: armed
 persisted:
-  description: Whether the file at O(path) was written (in check mode, whether it would be).
+  description: Whether the file at O(path) or its checksum was written (in check mode, whether it would be).
   returned: always
   type: bool
 """
@@ -135,10 +153,11 @@ from ansible_collections.aicontainers.hardening.plugins.module_utils.nft_ruleset
     carried_elements,
     check_structure,
     deletion,
+    drift,
     live_fingerprint,
+    persist,
     replacement,
     with_fingerprint,
-    write_if_changed,
 )
 
 
@@ -150,7 +169,37 @@ class ModuleCommands:
         return self.module.run_command(args, data=data, binary_data=True)
 
 
-def main():  # noqa: PLR0912 - one linear flow reads better than helpers here
+def plan_present(module, table, result):
+    """The replacement script, the wanted table as nft lists it, the learned
+    elements to carry over, and whether the live table must change (it is
+    compared with the wanted one loaded in a scratch namespace)."""
+    family, name = table.family, table.name
+    try:
+        check_structure(module.params["content"], family, name)
+    except RulesetError as error:
+        module.fail_json(msg="content: {0}".format(error), **result)
+    marked, result["fingerprint"] = with_fingerprint(module.params["content"], family, name)
+    script = replacement(marked, family, name)
+    # The addresses dnsmasq learned survive a replacement (not persisted:
+    # they are run-time state, and expire as they would have).
+    carried = carried_elements(table.timeout_sets(), marked, family, name)
+    try:
+        table.validate(script + carried)
+    except RulesetError as error:
+        module.fail_json(msg="nft rejected the table, nothing was changed: {0}".format(error), **result)
+    try:
+        wanted, listing = table.scratch_state(script)
+    except RulesetError as error:
+        module.fail_json(
+            msg="The wanted table could not be loaded into a scratch network namespace to compare it with "
+            "the live one (unshare --net needs root), nothing was changed: {0}".format(error),
+            **result,
+        )
+    result["drift"] = drift(table.state(), wanted)
+    return script, listing, carried, bool(result["drift"])
+
+
+def main():
     module = AnsibleModule(
         argument_spec={
             "name": {"type": "str", "default": "aicontainers"},
@@ -178,20 +227,11 @@ def main():  # noqa: PLR0912 - one linear flow reads better than helpers here
     }
 
     if params["state"] == "absent":
-        script, wanted, after, carried = deletion(family, name), None, "", ""
+        script, after, carried = deletion(family, name), "", ""
         changed = before is not None
+        result["drift"] = []
     else:
-        try:
-            check_structure(params["content"], family, name)
-        except RulesetError as error:
-            module.fail_json(msg="content: {0}".format(error), **result)
-        after, wanted = with_fingerprint(params["content"], family, name)
-        script = replacement(after, family, name)
-        result["fingerprint"] = wanted
-        changed = result["previous_fingerprint"] != wanted
-        # The addresses dnsmasq learned survive the replacement (not persisted:
-        # they are run-time state, and expire as they would have).
-        carried = carried_elements(table.timeout_sets(), after, family, name) if changed else ""
+        script, after, carried, changed = plan_present(module, table, result)
 
     if params["confirm"]:
         if not module.check_mode:
@@ -204,14 +244,9 @@ def main():  # noqa: PLR0912 - one linear flow reads better than helpers here
                 )
         # In check mode too: a persisted copy that differs is a change to make.
         if params["path"] and params["state"] == "present":
-            result["persisted"] = write_if_changed(params["path"], script, dry_run=module.check_mode)
+            result["persisted"] = persist(params["path"], script, dry_run=module.check_mode)
         result["changed"] = result["rollback"] == "confirmed" or result["persisted"]
         module.exit_json(**result)
-
-    try:
-        table.validate(script + carried)
-    except RulesetError as error:
-        module.fail_json(msg="nft rejected the table, nothing was changed: {0}".format(error), **result)
 
     if module._diff:
         result["diff"] = {
@@ -232,8 +267,10 @@ def main():  # noqa: PLR0912 - one linear flow reads better than helpers here
             table.apply(script + carried)
         except RulesetError as error:
             module.fail_json(msg="nft could not apply the table: {0}".format(error), **result)
-    if params["path"] and params["state"] == "present" and params["confirm_timeout"] <= 0:
-        result["persisted"] = write_if_changed(params["path"], script, dry_run=module.check_mode)
+    # With a rollback armed, the confirmation persists; check mode still tells
+    # whether the persisted copy differs (a deleted or edited file is a change).
+    if params["path"] and params["state"] == "present" and (params["confirm_timeout"] <= 0 or module.check_mode):
+        result["persisted"] = persist(params["path"], script, dry_run=module.check_mode)
     result["changed"] = changed or result["persisted"]
     module.exit_json(**result)
 

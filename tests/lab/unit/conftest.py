@@ -9,9 +9,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
+from hypothesis.configuration import set_hypothesis_home_dir
 
 # The lab's own code: tests/lab (this file is tests/lab/unit/conftest.py).
 LAB = pathlib.Path(__file__).resolve().parents[1]
+# Hypothesis keeps its examples and caches in .cache (ignored), like Ansible's state, not in ./.hypothesis.
+set_hypothesis_home_dir(LAB.parents[1] / ".cache" / "hypothesis")
 
 
 def load_script(name, relative_path):

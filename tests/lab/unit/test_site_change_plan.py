@@ -33,10 +33,35 @@ def checked_includes():
     return [task["ansible.builtin.include_role"] for task in block["block"]]
 
 
+def changed_roles():
+    (block,) = [task for task in changing_play()["tasks"] if "block" in task]
+    tasks = [task for task in block["block"] if "ansible.builtin.include_role" in task]
+    includes = [task["ansible.builtin.include_role"] for task in tasks]
+    return [include["name"] for include in includes if "tasks_from" not in include]
+
+
 def test_every_role_the_changing_play_runs_is_checked_first_in_the_same_order():
-    changed = [role["role"] for role in changing_play()["roles"]]
-    checked = [include["name"] for include in checked_includes()]
-    assert checked == changed == ["aicontainers.hardening." + role for role in AIHOST_ROLES]
+    checked = [include["name"] for include in checked_includes() if "tasks_from" not in include]
+    assert checked == changed_roles() == ["aicontainers.hardening." + role for role in AIHOST_ROLES]
+
+
+def test_a_host_an_earlier_run_left_drained_is_a_host_to_change():
+    (block,) = [task for task in plan_play()["tasks"] if "block" in task]
+    (task,) = [task for task in block["block"] if task["ansible.builtin.include_role"].get("tasks_from") == "drain"]
+    check = task["ansible.builtin.include_role"]
+    assert check["apply"]["check_mode"] is True and check["apply"]["notify"] == "site would change"
+    assert task["vars"]["mtls_frontend_drain_state"] == "up"
+    drain = yaml.safe_load((ROOT / "roles" / "mtls_frontend" / "tasks" / "drain.yml").read_text())[0]
+    assert drain["changed_when"].startswith("ansible_check_mode and ")
+
+
+def test_a_failed_host_is_put_back_when_its_replicas_serve_and_the_run_says_what_it_left():
+    (block,) = [task for task in changing_play()["tasks"] if "block" in task]
+    rescue = block["rescue"]
+    (health,) = [task for task in rescue if "block" in task]
+    assert health["block"][0]["ansible.builtin.include_role"]["tasks_from"] == "health"
+    assert health["block"][1]["vars"]["mtls_frontend_drain_state"] == "up"
+    assert "ansible.builtin.fail" in rescue[-1] and "site_left" in rescue[-1]["ansible.builtin.fail"]["msg"]
 
 
 def test_every_checked_task_runs_in_check_mode_and_tells_the_handler():

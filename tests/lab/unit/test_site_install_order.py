@@ -36,9 +36,22 @@ def test_every_role_that_installs_has_an_install_entry_point():
         assert (ROOT / "roles" / role / "tasks" / "install.yml").is_file(), role
 
 
-def test_the_first_play_installs_for_every_role_before_egress_closes():
-    first, *rest = plays()
-    assert roles_of(first) == [role + ":install" for role in ROLES_THAT_INSTALL]
+def test_the_first_play_validates_every_role_on_every_host_before_any_change():
+    first = plays()[0]
+    assert first["hosts"] == "proxies:aihosts:frontends" and first["any_errors_fatal"] is True
+    assert roles_of(first) == [
+        role + ":validate" for role in ("egress_firewall", "dpi_exemption", "ai_container", "mtls_frontend")
+    ]
+    for role in ("egress_firewall", "dpi_exemption", "ai_container", "mtls_frontend"):
+        specs = yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text())
+        entry_points = specs["argument_specs"]
+        # The same options (a YAML alias), so the types and choices are checked before any change.
+        assert entry_points["validate"]["options"] == entry_points["main"]["options"], role
+
+
+def test_the_second_play_installs_for_every_role_before_egress_closes():
+    _validate, install, *rest = plays()
+    assert roles_of(install) == [role + ":install" for role in ROLES_THAT_INSTALL]
     assert "egress_firewall" in roles_of(rest[0]), "the first play after the installs closes egress"
 
 
@@ -70,7 +83,7 @@ def _installs(task, host, groups, **host_vars):
     ],
 )
 def test_the_egress_firewall_packages_go_where_egress_firewall_runs(host, host_vars, expected):
-    install_egress = plays()[0]["tasks"][0]
+    install_egress = plays()[1]["tasks"][0]
     assert install_egress["ansible.builtin.include_role"]["name"].endswith("egress_firewall")
     groups = {"aihosts": ["ai1"], "proxies": ["proxy1"], "frontends": ["front1"]}
     assert _installs(install_egress, host, groups, **host_vars) is expected

@@ -1,8 +1,12 @@
 """ai_container_spec: bad input named before deploying, and the replica plan."""
 
 import pytest
+from ansible.errors import AnsibleFilterError
 
-from ansible_collections.aicontainers.hardening.plugins.filter.ai_container_spec import ai_container_spec
+from ansible_collections.aicontainers.hardening.plugins.filter.ai_container_spec import (
+    ai_container_published_ports,
+    ai_container_spec,
+)
 from ansible_collections.aicontainers.hardening.plugins.module_utils.ai_container_spec import (
     SpecError,
     build_spec,
@@ -112,7 +116,6 @@ def test_replicas_get_a_network_of_their_own_unless_one_is_given():
             [7000, 7002],
         ),
         ({"ai_container_network": "frontend"}, []),
-        ({"ai_container_publish_address": "10.0.0.5"}, []),
     ],
 )
 def test_published_ports_are_those_beyond_loopback(overrides, ports):
@@ -127,6 +130,31 @@ def test_published_ports_need_only_the_publishing_variables():
             "ai_container_replicas": 3,
         }
     ) == [5000, 5001, 5002]
+
+
+@pytest.mark.parametrize(
+    "overrides, named",
+    [
+        ({"ai_container_publish_beyond_loopback_unauthenticated_api": False}, "ai_container_publish_address"),
+        ({"ai_container_publish_address": "front.lab"}, "ai_container_publish_address"),
+        ({"ai_container_replicas": -1}, "ai_container_replicas"),
+        ({"ai_container_replicas": "two"}, "ai_container_replicas"),
+        ({"ai_container_ports": [7000]}, "ai_container_ports"),
+    ],
+)
+def test_published_ports_refuse_bad_input_instead_of_answering_none(overrides, named):
+    options = dict(
+        GOOD, ai_container_publish_address="10.0.0.5", ai_container_publish_beyond_loopback_unauthenticated_api=True
+    )
+    options.update(overrides)
+    with pytest.raises(SpecError) as raised:
+        published_ports(options)
+    assert raised.value.errors[0].startswith(named + ":")
+
+
+def test_the_published_ports_filter_stops_the_play_with_the_sentence():
+    with pytest.raises(AnsibleFilterError, match=r"^ai_container_replicas: give a whole number"):
+        ai_container_published_ports({"ai_container_replicas": 0})
 
 
 def test_request_limits_follow_the_kind():

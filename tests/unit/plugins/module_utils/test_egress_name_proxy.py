@@ -88,3 +88,14 @@ def test_bad_names_mode_input_is_one_sentence_naming_the_variable(overrides, mes
 
 def test_address_mode_has_no_proxy():
     assert build_policy({"egress_firewall_dns_upstreams": ["192.0.2.53"]})["name_check"] is None
+
+
+def test_a_domain_under_another_listed_one_is_left_out_for_squid_6():
+    # Squid 6 refuses ".data.mcr.microsoft.com .mcr.microsoft.com" in one ACL ("Bungled").
+    acls = [line for line in conf(egress_firewall_image_registry=True) if " dstdomain -n " in line]
+    assert any(".mcr.microsoft.com" in acl.split() for acl in acls)
+    assert not any(".data.mcr.microsoft.com" in acl.split() for acl in acls)
+    for acl in acls:
+        names = acl.split()[4:]
+        assert len(names) == len(set(names))
+        assert not [name for name in names if any(name != other and name.endswith(other) for other in names)]

@@ -15,9 +15,12 @@ from ansible_collections.aicontainers.hardening.plugins.module_utils.nft_ruleset
     carried_elements,
     check_structure,
     deletion,
+    drift,
     fingerprint,
     live_fingerprint,
+    persist,
     replacement,
+    table_state,
     timeout_set_elements,
     with_fingerprint,
     write_if_changed,
@@ -219,3 +222,201 @@ def test_learned_addresses_survive_a_real_replacement():
         )
     finally:
         subprocess.run(["ip", "netns", "del", namespace], check=False)
+
+
+def _listing(*objects):
+    return json.dumps({"nftables": [{"metainfo": {"version": "1.0.6"}}, *objects]})
+
+
+LIVE = (
+    {"table": {"family": "inet", "name": "aicontainers", "handle": 7, "comment": "ours"}},
+    {
+        "set": {
+            "family": "inet",
+            "table": "aicontainers",
+            "name": "names_v4",
+            "handle": 2,
+            "type": "ipv4_addr",
+            "flags": ["timeout"],
+            "timeout": 3600,
+            "elem": [{"elem": {"val": "192.0.2.10", "timeout": 3600, "expires": 2999}}],
+        }
+    },
+    {
+        "set": {
+            "family": "inet",
+            "table": "aicontainers",
+            "name": "dns_v4",
+            "handle": 3,
+            "type": "ipv4_addr",
+            "elem": ["192.0.2.54", "192.0.2.53"],
+        }
+    },
+    {
+        "chain": {
+            "family": "inet",
+            "table": "aicontainers",
+            "name": "output",
+            "handle": 4,
+            "type": "filter",
+            "hook": "output",
+            "prio": 0,
+            "policy": "drop",
+        }
+    },
+    {
+        "rule": {
+            "family": "inet",
+            "table": "aicontainers",
+            "chain": "output",
+            "handle": 5,
+            "expr": [{"counter": {"packets": 12, "bytes": 900}}, {"drop": None}],
+        }
+    },
+)
+
+
+def test_table_state_leaves_out_handles_counts_and_learned_elements():
+    fresh = json.loads(_listing(*LIVE))
+    fresh["nftables"][2]["set"]["elem"] = []
+    fresh["nftables"][3]["set"]["elem"] = ["192.0.2.53", "192.0.2.54"]
+    fresh["nftables"][5]["rule"]["expr"][0]["counter"] = {"packets": 0, "bytes": 0}
+    for item in fresh["nftables"][1:]:
+        next(iter(item.values()))["handle"] += 40
+    assert table_state(_listing(*LIVE)) == table_state(json.dumps(fresh))
+    assert drift(table_state(_listing(*LIVE)), table_state(json.dumps(fresh))) == []
+
+
+def _edited(edit):
+    objects = json.loads(_listing(*LIVE))["nftables"][1:]
+    edit(objects)
+    return table_state(_listing(*objects))
+
+
+@pytest.mark.parametrize(
+    "edit, named",
+    [
+        (lambda objects: objects.pop(), "chain output's rules: changed"),
+        (
+            lambda objects: objects[3]["chain"].update(policy="accept"),
+            "chain output's hook, priority or policy: changed",
+        ),
+        (
+            lambda objects: objects.insert(4, {"rule": {"chain": "output", "expr": [{"accept": None}]}}),
+            "chain output's rules: changed",
+        ),
+        (lambda objects: objects[2]["set"].update(elem=["192.0.2.53", "203.0.113.9"]), "set dns_v4: changed"),
+        (lambda objects: objects[1]["set"]["elem"].append("203.0.113.9"), "set names_v4: changed"),
+        (lambda objects: objects[0]["table"].update(comment="someone's"), "the table's comment: changed"),
+        (
+            lambda objects: objects.append({"chain": {"name": "extra", "type": "filter"}}),
+            "chain extra's hook, priority or policy: not in the wanted table",
+        ),
+        (lambda objects: [objects.pop(), objects.pop()], "chain output's hook, priority or policy: missing"),
+    ],
+    ids=[
+        "flushed chain",
+        "policy",
+        "inserted accept",
+        "static element",
+        "element added by hand without expiry",
+        "comment",
+        "extra chain",
+        "deleted chain",
+    ],
+)
+def test_drift_names_each_change_that_weakens_the_table(edit, named):
+    assert named in drift(_edited(edit), table_state(_listing(*LIVE)))
+
+
+def test_a_missing_table_is_drift():
+    assert drift(None, table_state(_listing(*LIVE))) == ["the table is not loaded"]
+    assert table_state(_listing()) is None
+
+
+class NamespaceCommands:
+    """Runs each command inside one network namespace, as the module would on a host."""
+
+    def __init__(self, namespace):
+        self.namespace = namespace
+
+    def run(self, args, data=None):
+        done = subprocess.run(
+            ["ip", "netns", "exec", self.namespace, *args], input=data, capture_output=True, text=True, check=False
+        )
+        return done.returncode, done.stdout, done.stderr
+
+
+REAL = """table inet aicontainers {
+\tset names_v4 { type ipv4_addr; flags timeout; timeout 1h; }
+\tset dns_v4 { type ipv4_addr; elements = { 192.0.2.53, 192.0.2.54 }; }
+\tchain frontend_guard {
+\t\ttype filter hook prerouting priority raw; policy accept;
+\t\tiif "lo" accept
+\t\ttcp dport 5000 fib daddr type local counter drop
+\t}
+\tchain output {
+\t\ttype filter hook output priority filter; policy drop;
+\t\toif "lo" accept
+\t\tip daddr @dns_v4 udp dport 53 accept
+\t\tcounter drop
+\t}
+}
+"""
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not all(shutil.which(tool) for tool in ("ip", "nft", "unshare")), reason="needs root and nft"
+)
+@pytest.mark.parametrize(
+    "tamper, named",
+    [
+        (None, None),
+        ("add element inet aicontainers names_v4 { 192.0.2.10 }", None),
+        ("flush chain inet aicontainers frontend_guard", "chain frontend_guard's rules: changed"),
+        ("flush table inet aicontainers", "chain frontend_guard's rules: changed"),
+        ("delete table inet aicontainers", "the table is not loaded"),
+        ("chain inet aicontainers output { policy accept; }", "chain output's hook, priority or policy: changed"),
+        ("insert rule inet aicontainers output ip daddr 0.0.0.0/0 accept", "chain output's rules: changed"),
+    ],
+    ids=[
+        "as loaded",
+        "learned element",
+        "flushed chain",
+        "flushed table",
+        "deleted table",
+        "policy",
+        "inserted accept",
+    ],
+)
+def test_live_drift_is_seen_against_a_scratch_load(tamper, named):
+    namespace = "aichunit-" + uuid.uuid4().hex[:8]
+    subprocess.run(["ip", "netns", "add", namespace], check=True)
+    try:
+        table = NftTable(NamespaceCommands(namespace))
+        marked, _print = with_fingerprint(REAL, "inet", "aicontainers")
+        script = replacement(marked, "inet", "aicontainers")
+        table.apply(script)
+        if tamper:
+            assert table.commands.run(["nft", tamper])[0] == 0
+        wanted, listing = table.scratch_state(script)
+        assert "chain frontend_guard" in listing
+        found = drift(table.state(), wanted)
+        assert (named in found) if named else found == []
+    finally:
+        subprocess.run(["ip", "netns", "del", namespace], check=False)
+
+
+@pytest.mark.skipif(not shutil.which("sha256sum"), reason="needs sha256sum")
+def test_the_persisted_file_is_checked_by_its_checksum(tmp_path):
+    path = str(tmp_path / "firewall.nft")
+    script = replacement(TABLE, "inet", "aicontainers")
+    assert persist(path, script) is True
+    assert persist(path, script) is False
+    check = ["sha256sum", "--quiet", "--check", path + ".sha256"]
+    assert subprocess.run(check, check=False).returncode == 0
+    for broken in ("", script[: len(script) // 2] + "}\n"):
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(broken)
+        assert subprocess.run(check, capture_output=True, check=False).returncode != 0
+    assert persist(path, script, dry_run=True) is True
