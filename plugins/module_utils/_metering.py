@@ -70,7 +70,8 @@ def parse(value, variable):
                 variable, value
             )
         )
-    if any(character.isspace() for character in value.strip()):
+    # Around the name too: an entry is checked whole, as every value pasted into a configuration file is.
+    if any(character.isspace() for character in value):
         raise MeteringError("{0}: {1!r} contains whitespace; remove it.".format(variable, value))
     text = value.strip()
     wildcard = text.startswith("*.")

@@ -86,7 +86,7 @@ def listen_address(variable, value, fix):
 
 def host_port(variable, value, fix):
     """``host:port`` of an NGINX server: IPv4, [IPv6] or a DNS name, and a port from 1 to 65535."""
-    host, _, port = value.rpartition(":") if isinstance(value, str) else ("", "", "")
+    host, _colon, port = value.rpartition(":") if isinstance(value, str) else ("", "", "")
     ok_host = is_ipv4(host) or is_dns_name(host) or (host[:1] == "[" and host[-1:] == "]" and is_ipv6(host[1:-1]))
     ok_port = _match(_NUMBER, port) and 1 <= int(port) <= 65535
     return None if ok_host and ok_port else sentence(variable, value, "host:port", fix)

@@ -26,7 +26,11 @@ its own way, so each renderer translates that meaning:
 * Squid: ``.x`` already means ``x`` and every name under it.
 
 Every problem with the input raises :class:`DpiPolicyError` with one sentence
-that names the role variable and says what to fix.
+that names the role variable and says what to fix. :func:`config_errors`
+checks every dpi_exemption variable that lands in a rendered file
+(:data:`RENDERED`) against the grammar of its place, then renders the chosen
+backends' files without writing them: the role stops on any sentence before
+it changes anything (tasks/validate.yml).
 """
 
 from __future__ import annotations
@@ -51,9 +55,12 @@ PROFILE_VARIABLE = "dpi_exemption_fortigate_profile"
 SID_BASE_VARIABLE = "dpi_exemption_suricata_sid_base"
 APPLIANCE_VARIABLE = "dpi_exemption_appliances"
 SOURCES_VARIABLE = "dpi_exemption_squid_allowlist_sources"
+TRANSLATOR_VARIABLE = "dpi_exemption_translator_domain"
 
 # Object names that every appliance here accepts unquoted and unescaped.
-OBJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# Matched whole (fullmatch): "$" also matches before a final newline.
+OBJECT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_DIGITS = re.compile(r"[0-9]{1,10}")
 MAX_NAME = 31  # PAN-OS custom URL categories take at most 31 characters
 MAX_FORTIGATE_PROFILE = 47
 MAX_FORTIGATE_OBJECT = 79
@@ -104,7 +111,7 @@ def normalise_domains(domains):
 
 
 def check_object_name(variable, value, max_length):
-    if not isinstance(value, str) or len(value) > max_length or not OBJECT_NAME.match(value):
+    if not isinstance(value, str) or len(value) > max_length or not OBJECT_NAME.fullmatch(value):
         raise DpiPolicyError(
             f"{variable}: {value!r} must be 1 to {max_length} letters, digits, '-', '_' or '.', "
             "starting with a letter or digit."
@@ -126,7 +133,7 @@ def check_description(value):
 def check_sid_base(value, rule_count):
     """A whole number; digits in a string are fine too (extra vars arrive as strings)."""
     top = MAX_SID - rule_count + 1
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and _DIGITS.fullmatch(value):  # not isdigit(): it takes "²", which int() refuses
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
         raise DpiPolicyError(
@@ -455,9 +462,14 @@ def squid_conf_with_splice(conf_text, splice):
 def squid_sources(sources):
     """The source addresses or networks, normalised; a sentence naming the variable when one is not."""
     normalised = []
-    for source in sources or ():
+    for source in [sources] if isinstance(sources, str) else sources or ():
+        # Whole: no spaces around it, and no IPv6 %zone, which Python accepts with any
+        # text after the % and renders back ("fe80::1%lo\nhttp_access allow all").
+        text = source if isinstance(source, str) else str(source)
         try:
-            normalised.append(str(ipaddress.ip_network(str(source).strip(), strict=False)))
+            if isinstance(source, bool) or text != text.strip() or "%" in text:
+                raise ValueError(text)
+            normalised.append(str(ipaddress.ip_network(text, strict=False)))
         except ValueError:
             raise DpiPolicyError(
                 f"{SOURCES_VARIABLE}: {source!r} is not an IP address or network; list the AI hosts' addresses, "
@@ -554,3 +566,117 @@ def render(appliance, domains, **options):
         # Only FortiGate has an SSL/SSH inspection profile to name.
         options.pop("ssl_ssh_profile", None)
     return renderer(domains, **options)
+
+
+# ---------------------------------------------------------------------------
+# The role's variables against the grammar of the files they land in
+
+
+def _domains(variable, value):
+    """dpi_exemption_domains: null (Microsoft's), else a non-empty list of entries the registry reads."""
+    if value is None:
+        return []
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        return [f"{variable}: give a list of domain names such as ['*.cognitive.microsoft.com'], got {value!r}."]
+    if not value:
+        return [
+            f"{variable}: list at least one domain, or leave it unset for Microsoft's "
+            f"({', '.join(_metering.DEFAULT_DOMAINS)})."
+        ]
+    errors = []
+    for entry in value:
+        try:
+            _metering.parse(entry, variable)
+        except _metering.MeteringError as error:
+            errors.append(str(error))
+    return errors
+
+
+def _translator_domain(variable, value):
+    """Null or '' for the registry's endpoint; checked when set, even while Translator is off."""
+    if value in (None, ""):
+        return []
+    try:
+        _metering.parse(value, variable)
+    except _metering.MeteringError as error:
+        return [str(error)]
+    return []
+
+
+def _raising(check, *before, after=()):
+    """A (variable, value) check from a validator that raises DpiPolicyError with its sentence."""
+
+    def run(_variable, value):
+        try:
+            check(*before, value, *after)
+        except DpiPolicyError as error:
+            return [str(error)]
+        return []
+
+    return run
+
+
+# Every variable whose text lands in a rendered file - Squid's splice block
+# (squid.conf), Suricata's pass rules, the appliance policies (PAN-OS set
+# commands, FortiOS CLI, Cisco FMC YAML) - with its check ((variable, value) ->
+# sentences). The unit tests feed each one hostile values.
+RENDERED = {
+    # Squid ssl::server_name and dstdomain, Suricata tls.sni content, every appliance's names.
+    DOMAINS_VARIABLE: _domains,
+    TRANSLATOR_VARIABLE: _translator_domain,
+    # Squid ACL names, Suricata msg, appliance object and rule names, the rules file's name.
+    NAME_VARIABLE: _raising(check_object_name, NAME_VARIABLE, after=(MAX_NAME,)),
+    # In double quotes on every appliance, and a # comment line in every file.
+    DESCRIPTION_VARIABLE: _raising(check_description),
+    # FortiOS: edit "<profile>".
+    PROFILE_VARIABLE: _raising(check_object_name, PROFILE_VARIABLE, after=(MAX_FORTIGATE_PROFILE,)),
+    # Suricata sid:<n>; its top depends on how many rules there are (checked again when rendered).
+    SID_BASE_VARIABLE: _raising(check_sid_base, after=(1,)),
+    # Squid acl ... src.
+    SOURCES_VARIABLE: _raising(squid_sources),
+}
+
+
+def _render_backends(variables):
+    """Render what the chosen backends would write, without writing it: the limits that depend on more than
+    one variable (a FortiGate object name from the policy name and a domain, the top sid) are met too."""
+    domains = _metering.domains(
+        variables.get(DOMAINS_VARIABLE),
+        variables.get("dpi_exemption_translator"),
+        variables.get(TRANSLATOR_VARIABLE),
+    )
+    backends = variables.get("dpi_exemption_backends") or []
+    name = variables.get(NAME_VARIABLE, DEFAULT_NAME)
+    try:
+        if "squid" in backends:
+            render_squid_splice(domains, name=name, sources=variables.get(SOURCES_VARIABLE) or ())
+        if "nfqueue" in backends:
+            render_suricata_pass_rules(domains, sid_base=variables.get(SID_BASE_VARIABLE, DEFAULT_SID_BASE), name=name)
+        if "appliances" in backends:
+            for appliance in variables.get(APPLIANCE_VARIABLE) or []:
+                render(
+                    appliance,
+                    domains,
+                    name=name,
+                    description=variables.get(DESCRIPTION_VARIABLE, DEFAULT_DESCRIPTION),
+                    ssl_ssh_profile=variables.get(PROFILE_VARIABLE, DEFAULT_FORTIGATE_PROFILE),
+                )
+    except DpiPolicyError as error:
+        return [str(error)]
+    return []
+
+
+def config_errors(variables):
+    """One sentence per bad value among ``variables`` (name -> value), in RENDERED's order; others are not read.
+
+    When every value fits, the files of ``dpi_exemption_backends`` (and ``dpi_exemption_appliances``) are
+    rendered in memory, so that nothing the role writes later can fail on its variables.
+    """
+    errors = [
+        error
+        for name, check in RENDERED.items()
+        if name in variables
+        for error in check(name, variables[name])
+        if error is not None
+    ]
+    return errors or _render_backends(variables)

@@ -278,16 +278,30 @@ def _row_networks(networks):
     )
 
 
-def _row_boot(engine_requires, firewall_active):
+def _row_boot(engine_requires, firewall_active, boot):
+    """The engine needs the firewall unit, which runs, and what that unit
+    loads at boot (``boot``: see egress_probe.boot_state) is the live table."""
     requires = FIREWALL_UNIT in (engine_requires or "").split()
+    boot = boot or {"checksum_ok": False, "drift": None, "error": "not checked"}
+    if boot["drift"] is None:
+        loads = "the persisted table does not load ({0})".format(boot["error"])
+    elif boot["drift"]:
+        loads = "the persisted table differs from the live one: {0}".format("; ".join(boot["drift"]))
+    else:
+        loads = "the persisted table loads what is live"
     return row(
         "AIC-EGRESS-06",
         "No container engine starts without the firewall",
-        requires and firewall_active,
-        "docker.service {0} {1}; {1} is {2}".format(
-            "requires" if requires else "does not require", FIREWALL_UNIT, "active" if firewall_active else "not active"
+        requires and firewall_active and boot["checksum_ok"] and boot["drift"] == [],
+        "docker.service {0} {1}; {1} is {2}; {3}; {4}".format(
+            "requires" if requires else "does not require",
+            FIREWALL_UNIT,
+            "active" if firewall_active else "not active",
+            "its checksum matches" if boot["checksum_ok"] else "its checksum does not match (the unit refuses it)",
+            loads,
         ),
-        "Run the egress_firewall role: it makes docker.service require aicontainers-firewall.service.",
+        "Run the egress_firewall role: it makes docker.service require aicontainers-firewall.service and writes the "
+        "table that unit loads at boot, with its checksum.",
     )
 
 
@@ -367,8 +381,8 @@ def audit(state, probes=None, proxy_probes=None):
 
     ``state`` is what :func:`egress_probe.gather` read: ``policy`` (the artefact
     egress_firewall wrote, None when missing), ``ruleset`` (``nft -j``),
-    ``resolver_text``, ``networks``, ``engine_requires``, ``firewall_active``
-    and, in names mode, ``name_proxy`` (see :mod:`egress_audit_names`).
+    ``resolver_text``, ``networks``, ``engine_requires``, ``firewall_active``,
+    ``boot`` (what the boot would load) and, in names mode, ``name_proxy`` (see :mod:`egress_audit_names`).
     ``proxy_probes`` are what the explicit proxy answered (proxy mode only).
     """
     chains = chains_of(state["ruleset"])
@@ -396,7 +410,7 @@ def audit(state, probes=None, proxy_probes=None):
                 )
             )
     rows.append(_row_networks(state["networks"]))
-    rows.append(_row_boot(state["engine_requires"], state["firewall_active"]))
+    rows.append(_row_boot(state["engine_requires"], state["firewall_active"], state.get("boot")))
     if probes is not None:
         rows.append(_row_probes(probes))
     if policy and policy.get("proxy") and not policy.get("name_check"):

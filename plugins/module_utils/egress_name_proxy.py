@@ -18,17 +18,14 @@ certificate Squid is given exists only because an ``ssl-bump`` port needs one.
 
 from __future__ import annotations
 
+from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_policy import squid_domains
+
 
 def names_for(group, pinned):
-    """Squid domain patterns for a group: exact pinned names, else each domain and its subdomains.
-
-    A domain under another listed one is left out: it is covered already, and
-    Squid 6 refuses the pair in one ACL ("is a subdomain of", "Bungled").
-    """
+    """Squid domain patterns for a group: exact pinned names, else each domain and its subdomains."""
     if group["metering"] and pinned:
         return sorted(pinned)
-    domains = list(dict.fromkeys(domain.lower().rstrip(".") for domain in group["domains"]))
-    return ["." + domain for domain in domains if not any(domain.endswith("." + parent) for parent in domains)]
+    return squid_domains(group["domains"])
 
 
 def squid_conf(policy, *, user, certificate, key, pid_file, access_log):

@@ -8,16 +8,92 @@ names the variable and says what to fix, so the role can stop before it
 touches the host. The normalised policy is what the templates render: domain
 groups with their nftables set names, dnsmasq ``nftset=`` lines, and address
 lists split by family.
+
+Every variable whose value (normalised) lands in a rendered file - the
+nftables table, dnsmasq's configuration, the name-checking proxy's or the
+organisation's Squid allowlist - is listed in :data:`RENDERED` with its
+grammar, and checked whole before anything is rendered: a value that is not
+one word of its kind is refused with one sentence naming the variable, never
+rendered.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from ansible_collections.aicontainers.hardening.plugins.module_utils import _metering
+from ansible_collections.aicontainers.hardening.plugins.module_utils import config_grammar as grammar
 
 SCOPES = ("drop", "accept", "off")
 METERING_VARIABLE = "egress_firewall_metering_domains"
+TRANSLATOR_VARIABLE = "egress_firewall_translator_domain"
+# A Linux interface name (at most 15 characters), as nftables' iifname/oifname
+# take it in double quotes: a trailing * is its wildcard.
+INTERFACE = re.compile(r"[A-Za-z0-9_.:@+-]{1,15}\*?|\*")
+_PORT = re.compile(r"[0-9]{1,5}")
+# A conntrack mark as nft and iptables write it: decimal, or hexadecimal after 0x.
+_MARK = re.compile(r"0[xX][0-9a-fA-F]{1,8}|[0-9]{1,10}")
+# What Ansible's bool filter (and the argument spec's type: bool) reads as true or false.
+_TRUE, _FALSE = ("true", "yes", "on", "y", "t", "1"), ("false", "no", "off", "n", "f", "0")
+DOMAIN_RULE = "a domain name (letters, digits and hyphens in dot-separated labels of at most 63 characters, 253 in all)"
+NETWORK_RULE = "an IP address or CIDR, without spaces or an IPv6 %zone"
+
+# Every egress_firewall variable the rendered files depend on, and the grammar
+# it is checked against (here, by build_policy, before anything is rendered).
+# The unit tests feed each one hostile values.
+RENDERED = {
+    "egress_firewall_host_scope": "drop, accept or off (nft chain policy)",
+    "egress_firewall_container_scope": "drop, accept or off (nft chain policy)",
+    "egress_firewall_metering_domains": DOMAIN_RULE + ", or *.<name> (nft set comment, dnsmasq, Squid)",
+    "egress_firewall_metering_ports": "TCP ports 1-65535 (nft)",
+    "egress_firewall_metering_ct_mark": "a 32-bit mark, decimal or 0x hex (nft ct mark)",
+    "egress_firewall_translator_domain": DOMAIN_RULE + " (nft set comment, dnsmasq, Squid)",
+    "egress_firewall_extra_domains": "{name: <domain name>, ports: [TCP ports]} (nft, dnsmasq, Squid)",
+    "egress_firewall_resolvable_domains": DOMAIN_RULE + " (dnsmasq server=)",
+    "egress_firewall_static_cidrs": NETWORK_RULE + " (nft set elements)",
+    "egress_firewall_static_ports": "TCP ports 1-65535 (nft)",
+    "egress_firewall_dns_upstreams": "IP addresses, no %zone (nft set elements, dnsmasq server=)",
+    "egress_firewall_ntp_servers": "IP addresses, no %zone (nft set elements)",
+    "egress_firewall_internal_cidrs": NETWORK_RULE + " (nft set elements)",
+    "egress_firewall_internal_ports": "TCP ports 1-65535 (nft)",
+    "egress_firewall_frontend_ports": "TCP ports 1-65535 (nft)",
+    "egress_firewall_frontend_sources": NETWORK_RULE + " (nft set elements)",
+    "egress_firewall_management_ports": "TCP ports 1-65535 (nft)",
+    "egress_firewall_proxy": "{address: <IP address>, port: <TCP port>} (nft)",
+    "egress_firewall_name_check_port": "a TCP port 1-65535 (nft, Squid http_port)",
+    "egress_firewall_name_check_clients": NETWORK_RULE + " (Squid acl src)",
+    "egress_firewall_pinned_names": "exact host names under the metering domains (Squid dstdomain, ssl::server_name)",
+    "egress_firewall_container_interfaces": "interface names, at most 15 of A-Za-z0-9_.:@+-, optional trailing * (nft)",
+    "egress_firewall_set_timeout": "whole seconds 1-4294967 (nft set timeout, dnsmasq comment)",
+    "egress_firewall_dns_max_ttl": "whole seconds 1-2147483647 (dnsmasq max-ttl, max-cache-ttl)",
+    "egress_firewall_confirm_timeout": "whole seconds 0-86400 (nft_ruleset's rollback watchdog)",
+    "egress_firewall_reject": "a boolean (nft reject or drop)",
+    "egress_firewall_log_denied": "a boolean (nft log rule)",
+}
+
+
+def squid_domains(domains):
+    """Squid dstdomain patterns (``.domain``: it and its subdomains) for ``domains``.
+
+    A domain under another listed one is left out: it is covered already, and
+    Squid 6 refuses the pair in one ACL ("is a subdomain of", "Bungled").
+    """
+    names = list(dict.fromkeys(str(domain).lower().rstrip(".") for domain in domains))
+    return ["." + name for name in names if not any(name.endswith("." + parent) for parent in names)]
+
+
+def _container_interfaces(options, errors):
+    """The container bridges the host's own processes may reach, checked
+    against the interface-name grammar before they land in the nft table."""
+    interfaces = options.get("egress_firewall_container_interfaces", ["docker0", "br-*"]) or []
+    for name in interfaces:
+        if not isinstance(name, str) or not INTERFACE.fullmatch(name):
+            errors.append(
+                "egress_firewall_container_interfaces: {0!r} is not an interface name (at most 15 letters, digits "
+                "and _.:@+-, optionally ending in the wildcard *); give a bridge such as docker0 or br-*.".format(name)
+            )
+    return [str(name) for name in interfaces]
 
 
 class PolicyError(ValueError):
@@ -48,11 +124,11 @@ def normalise_ports(variable, value, errors):
         value = [value]
     ports = []
     for port in value or []:
-        try:
-            number = int(port)
-        except (TypeError, ValueError):
-            number = -1
-        if isinstance(port, bool) or not 1 <= number <= 65535:
+        # An int, or its digits as a string (-e gives strings); int() would also
+        # take " 443\n", "4_43" or "+443".
+        digits = isinstance(port, str) and _PORT.fullmatch(port) is not None
+        number = int(port) if (isinstance(port, int) and not isinstance(port, bool)) or digits else -1
+        if not 1 <= number <= 65535:
             errors.append("{0}: port {1!r} is out of range; use a TCP port from 1 to 65535.".format(variable, port))
             continue
         ports.append(number)
@@ -65,8 +141,13 @@ def normalise_networks(variable, values, errors, hosts_only=False):
     """Split addresses or CIDRs into sorted IPv4 and IPv6 lists of strings."""
     v4, v6 = set(), set()
     for value in values or []:
+        # Whole: no spaces around it, and no IPv6 %zone, which Python accepts
+        # with any text after the % and renders back ("fe80::1%x }; ...").
+        text = value if isinstance(value, str) else str(value)
         try:
-            network = ipaddress.ip_network(str(value).strip(), strict=False)
+            if isinstance(value, bool) or text != text.strip() or "%" in text:
+                raise ValueError(text)
+            network = ipaddress.ip_network(text, strict=False)
         except ValueError:
             kind = "an IP address" if hosts_only else "an IP address or CIDR such as '20.38.0.0/16'"
             errors.append("{0}: {1!r} is not {2}.".format(variable, value, kind))
@@ -80,7 +161,7 @@ def normalise_networks(variable, values, errors, hosts_only=False):
 
 
 def _domain_entries(options, errors):
-    """Yield (variable, domain-name, ports) for every domain the policy allows."""
+    """Yield (variable, domain-name, ports, metering) for every domain the policy allows."""
     metering_ports = normalise_ports(
         "egress_firewall_metering_ports", options.get("egress_firewall_metering_ports", [443]), errors
     )
@@ -91,16 +172,18 @@ def _domain_entries(options, errors):
                 METERING_VARIABLE, ", ".join(_metering.DEFAULT_DOMAINS)
             )
         )
-    domains = _metering.domains(
-        configured,
-        options.get("egress_firewall_translator"),
-        options.get("egress_firewall_translator_domain"),
-    )
-    for domain in domains:
-        yield METERING_VARIABLE, domain, metering_ports
+    for domain in _metering.domains(configured):
+        yield METERING_VARIABLE, domain, metering_ports, True
+    # Translator's endpoint is a metering domain too, but a bad one is its own
+    # variable's fault; it is checked when set, even while Translator is off.
+    translator_domain = options.get(TRANSLATOR_VARIABLE)
+    if options.get("egress_firewall_translator"):
+        yield TRANSLATOR_VARIABLE, translator_domain or _metering.TRANSLATOR_DOMAIN, metering_ports, True
+    elif translator_domain not in (None, ""):
+        normalise_domain(TRANSLATOR_VARIABLE, translator_domain, errors)
     if options.get("egress_firewall_image_registry"):
         for domain in _metering.IMAGE_REGISTRY_DOMAINS:
-            yield "egress_firewall_image_registry", domain, [443]
+            yield "egress_firewall_image_registry", domain, [443], False
     for index, extra in enumerate(options.get("egress_firewall_extra_domains") or []):
         variable = "egress_firewall_extra_domains[{0}]".format(index)
         if not isinstance(extra, dict) or "name" not in extra:
@@ -110,7 +193,7 @@ def _domain_entries(options, errors):
                 )
             )
             continue
-        yield variable, extra["name"], normalise_ports(variable + ".ports", extra.get("ports", [443]), errors)
+        yield variable, extra["name"], normalise_ports(variable + ".ports", extra.get("ports", [443]), errors), False
 
 
 def _group_domains(entries, table, errors):
@@ -122,11 +205,11 @@ def _group_domains(entries, table, errors):
     bypass mark of ``egress_firewall_metering_ct_mark``).
     """
     ports_by_domain, metering = {}, set()
-    for variable, raw, ports in entries:
+    for variable, raw, ports, is_metering in entries:
         parsed = normalise_domain(variable, raw, errors)
         if parsed and ports:
             ports_by_domain.setdefault(parsed[0], set()).update(ports)
-            if variable == METERING_VARIABLE:
+            if is_metering:
                 metering.add(parsed[0])
     groups = {}
     for domain in sorted(ports_by_domain):
@@ -194,6 +277,13 @@ def _pinned_names(options, domain_groups, errors):
 def _name_check(options, domain_groups, errors):
     """The local name-checking proxy of names mode, or None in address mode."""
     pinned = _pinned_names(options, domain_groups, errors)
+    # Checked in address mode too: a value that names mode would render is never accepted.
+    ports = normalise_ports(
+        "egress_firewall_name_check_port", options.get("egress_firewall_name_check_port", 3128), errors
+    )
+    v4, v6 = normalise_networks(
+        "egress_firewall_name_check_clients", options.get("egress_firewall_name_check_clients"), errors
+    )
     if not options.get("egress_firewall_name_check"):
         if pinned:
             errors.append(
@@ -206,23 +296,18 @@ def _name_check(options, domain_groups, errors):
             "egress_firewall_name_check: names mode runs its own proxy on the host; "
             "leave egress_firewall_proxy empty or set egress_firewall_name_check: false."
         )
-    ports = normalise_ports(
-        "egress_firewall_name_check_port", options.get("egress_firewall_name_check_port", 3128), errors
-    )
-    v4, v6 = normalise_networks(
-        "egress_firewall_name_check_clients", options.get("egress_firewall_name_check_clients"), errors
-    )
     return {"port": ports[0] if ports else None, "client_networks": v4 + v6, "pinned_names": pinned}
 
 
 def _ct_mark(options, errors):
     """The conntrack mark bit(s) set on metering flows, or 0 for none."""
     value = options.get("egress_firewall_metering_ct_mark") or 0
-    try:
-        mark = int(value, 0) if isinstance(value, str) else int(value)
-    except (TypeError, ValueError):
-        mark = -1
-    if isinstance(value, bool) or not 0 <= mark <= 0xFFFFFFFF:
+    mark = -1
+    if isinstance(value, int) and not isinstance(value, bool):
+        mark = value
+    elif isinstance(value, str) and _MARK.fullmatch(value):  # not int(value, 0): it takes " 0x10\n" and "0x_10"
+        mark = int(value, 16) if value[:2] in ("0x", "0X") else int(value)
+    if not 0 <= mark <= 0xFFFFFFFF:
         errors.append(
             "egress_firewall_metering_ct_mark: {0!r} is not a 32-bit mark; give a number such as 0x00100000, "
             "or 0 for no mark.".format(value)
@@ -252,18 +337,52 @@ def _frontends(options, errors):
     ports = options.get("egress_firewall_frontend_ports") or []
     sources = options.get("egress_firewall_frontend_sources") or []
     result = {"frontend_ports": [], "frontend_sources_v4": [], "frontend_sources_v6": []}
+    v4, v6 = normalise_networks("egress_firewall_frontend_sources", sources, errors)
     if not ports:
         return result
     result["frontend_ports"] = normalise_ports("egress_firewall_frontend_ports", ports, errors)
-    result["frontend_sources_v4"], result["frontend_sources_v6"] = normalise_networks(
-        "egress_firewall_frontend_sources", sources, errors
-    )
+    result["frontend_sources_v4"], result["frontend_sources_v6"] = v4, v6
     if not sources:
         errors.append(
             "egress_firewall_frontend_sources: give the frontends' addresses; without them no frontend "
             "could open egress_firewall_frontend_ports {0}.".format(", ".join(str(port) for port in ports))
         )
     return result
+
+
+def _boolean(variable, value, errors):
+    """True or False, as Ansible reads it (the argument spec leaves "false" from -e a string, which is truthy)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).lower() if isinstance(value, (str, int)) else None
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    errors.append(grammar.sentence(variable, value, "a boolean", "write true or false"))
+    return False
+
+
+def _rendered_settings(options, errors):
+    """The settings the templates paste as they are, checked against their grammar: the nftables set
+    timeout, dnsmasq's TTL cap, the rollback timeout (nft_ruleset), and whether to reject and log."""
+    checks = (
+        # nft: "timeout <n>s", kept within 2^32 ms (49 days, a conservative bound); at least 1 s.
+        ("egress_firewall_set_timeout", 3600, 1, 4294967, "give the seconds a DNS-filled set entry lives"),
+        # dnsmasq: max-ttl=<n> takes a non-negative int, where 0 lifts the cap this variable is for.
+        ("egress_firewall_dns_max_ttl", 300, 1, 2147483647, "give the longest TTL in seconds, below the set timeout"),
+        # nft_ruleset: the rollback watchdog's sleep; 0 turns commit-confirm off.
+        ("egress_firewall_confirm_timeout", 60, 0, 86400, "give seconds, or 0 to turn commit-confirm off"),
+    )
+    settings = {}
+    for variable, default, minimum, maximum, fix in checks:
+        value = options.get(variable, default)
+        error = grammar.number(variable, value, fix, minimum=minimum, maximum=maximum)
+        if error:
+            errors.append(error)
+        if variable != "egress_firewall_confirm_timeout":  # a module argument, not part of the table
+            settings[variable[len("egress_firewall_") :]] = default if error else int(value)
+    for variable in ("egress_firewall_reject", "egress_firewall_log_denied"):
+        settings[variable[len("egress_firewall_") :]] = _boolean(variable, options.get(variable, True), errors)
+    return settings
 
 
 def build_policy(options, table="aicontainers"):
@@ -299,11 +418,14 @@ def build_policy(options, table="aicontainers"):
     policy["internal_v4"], policy["internal_v6"] = normalise_networks(
         "egress_firewall_internal_cidrs", options.get("egress_firewall_internal_cidrs"), errors
     )
+    internal_ports = options.get("egress_firewall_internal_ports")
     policy["internal_ports"] = (
-        normalise_ports("egress_firewall_internal_ports", options.get("egress_firewall_internal_ports"), errors)
-        if policy["internal_v4"] or policy["internal_v6"]
+        normalise_ports("egress_firewall_internal_ports", internal_ports, errors)
+        if policy["internal_v4"] or policy["internal_v6"] or internal_ports
         else []
     )
+    if not (policy["internal_v4"] or policy["internal_v6"]):
+        policy["internal_ports"] = []
     policy.update(_frontends(options, errors))
     policy["name_check"] = _name_check(options, policy["domain_groups"], errors)
     policy["resolvable_domains"] = _resolvable_domains(options, policy["domain_groups"], errors)
@@ -313,6 +435,8 @@ def build_policy(options, table="aicontainers"):
     policy["management_ports"] = normalise_ports(
         "egress_firewall_management_ports", options.get("egress_firewall_management_ports", [22]), errors
     )
+    policy["container_interfaces"] = _container_interfaces(options, errors)
+    policy.update(_rendered_settings(options, errors))
     if errors:
         raise PolicyError(errors)
     return policy
@@ -327,7 +451,7 @@ def squid_allowlist(policy):
     lines = ["# Rendered by aicontainers.hardening egress_firewall: the proxy enforces the egress allowlist."]
     for index, group in enumerate(policy["domain_groups"]):
         acl = "aich_domains{0}".format(index)
-        lines.append("acl {0} dstdomain {1}".format(acl, " ".join("." + domain for domain in group["domains"])))
+        lines.append("acl {0} dstdomain {1}".format(acl, " ".join(squid_domains(group["domains"]))))
         lines.append("acl {0}_ports port {1}".format(acl, " ".join(str(port) for port in group["ports"])))
         lines.append("http_access allow CONNECT {0} {0}_ports".format(acl))
     lines.append("http_access deny all")

@@ -13,8 +13,16 @@ from __future__ import annotations
 import json
 
 from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_audit_names import proxy_user
+from ansible_collections.aicontainers.hardening.plugins.module_utils.nft_ruleset import (
+    drift,
+    scratch_command,
+    scratch_result,
+    table_state,
+)
 
 NAME_PROXY_CONF = "/etc/aicontainers/name-proxy.conf"
+# What aicontainers-firewall.service loads at boot, and its checksum.
+BOOT_RULESET = "/etc/aicontainers/firewall.nft"
 NAME_PROXY_UNIT = "aicontainers-name-proxy.service"
 
 # Connects to each NAME:PORT in argv, all at once (a dropped or unresolvable
@@ -92,6 +100,18 @@ def name_proxy_state(run, conf_path):
     }
 
 
+def boot_state(run, live_listing, path=BOOT_RULESET):
+    """What the boot would load: whether the persisted file matches its
+    checksum (the unit refuses it otherwise), and how the table it loads, in
+    a scratch network namespace, differs from the live one (drift sentences;
+    None with ``error`` when it does not load)."""
+    checksum_ok = run(["sha256sum", "--quiet", "--check", path + ".sha256"])[0] == 0
+    rc, out, err = run(scratch_command("nft", "inet", "aicontainers", path))[:3]
+    if rc != 0:
+        return {"checksum_ok": checksum_ok, "drift": None, "error": (err or "").strip()[:300] or "no file"}
+    return {"checksum_ok": checksum_ok, "drift": drift(table_state(live_listing), scratch_result(out)[0]), "error": ""}
+
+
 def gather(run, policy_path, resolver_conf, name_proxy_conf=NAME_PROXY_CONF):
     rc, ruleset = run(["nft", "-j", "list", "table", "inet", "aicontainers"])[:2]
     requires = run(["systemctl", "show", "--property", "Requires", "--value", "docker.service"])[1]
@@ -106,6 +126,7 @@ def gather(run, policy_path, resolver_conf, name_proxy_conf=NAME_PROXY_CONF):
         "networks": container_networks(run),
         "engine_requires": requires,
         "firewall_active": active_rc == 0,
+        "boot": boot_state(run, ruleset if rc == 0 else ""),
     }
 
 

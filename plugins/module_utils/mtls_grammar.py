@@ -44,7 +44,7 @@ def _identity(variable, value, kinds, rule):
     identity = None if not isinstance(value, str) or grammar.UNSAFE.search(value) else normalise_identity(value)
     kind = next((k for k in kinds if identity is not None and identity.startswith(k)), None)
     text = identity[len(kind) :] if kind else ""
-    local, _, domain = text.rpartition("@")
+    local, _at, domain = text.rpartition("@")
     ok = {
         "CN=": NAME.fullmatch(text) is not None,
         "DNS:": grammar.is_dns_name(text),

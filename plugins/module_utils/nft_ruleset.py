@@ -201,6 +201,20 @@ def drift(live, wanted):
     return sentences
 
 
+def scratch_command(nft, family, name, source="-"):
+    """argv that loads ``source`` (a file, or ``-`` for standard input) into a
+    new network namespace, which vanishes with the command, and lists the
+    table there: one line of JSON, then the text listing."""
+    reads = '"$1" -f "$4" >&2 && "$1" -j list table "$2" "$3" && "$1" -s list table "$2" "$3"'
+    return ["unshare", "--net", "--", "sh", "-c", reads, "sh", nft, family, name, source]
+
+
+def scratch_result(out):
+    """(table_state, listing) from what scratch_command printed."""
+    listing_json, _newline, listing = out.partition("\n")
+    return table_state(listing_json), listing
+
+
 def deletion(family, name):
     header = table_header(family, name)
     return "{0}\ndelete {0}\n".format(header)
@@ -229,14 +243,10 @@ class NftTable:
         """The table_state and listing ``script`` would produce, loaded in a
         new network namespace that vanishes with the command; RulesetError when
         it does not load there."""
-        # One line of JSON, then the text listing (for --diff).
-        reads = '"$1" -f - >&2 && "$1" -j list table "$2" "$3" && "$1" -s list table "$2" "$3"'
-        args = ["unshare", "--net", "--", "sh", "-c", reads, "sh", self.nft, self.family, self.name]
-        rc, out, err = self.commands.run(args, data=script)
+        rc, out, err = self.commands.run(scratch_command(self.nft, self.family, self.name), data=script)
         if rc != 0:
             raise RulesetError((err or "unshare failed with exit code {0}".format(rc)).strip())
-        listing_json, _newline, listing = out.partition("\n")
-        return table_state(listing_json), listing
+        return scratch_result(out)
 
     def timeout_sets(self):
         """The live timeout sets' elements (see timeout_set_elements), {} when absent."""

@@ -14,7 +14,7 @@ description:
     so Docker's tables and rules survive.
   - The table is checked with C(nft -c) and replaced in one C(nft -f) transaction,
     so the kernel runs either the old table or the new one.
-  - Whether the live table already matches is judged by what is loaded: the wanted table
+  - Whether the live table already matches is judged by what is loaded. The wanted table
     is loaded into a scratch network namespace (C(unshare --net)) and its chains, their
     hooks, priorities, policies and rules, its sets and its comment are compared with the
     live table's, as C(nft -j) lists both. A flushed or edited chain, a changed policy, an

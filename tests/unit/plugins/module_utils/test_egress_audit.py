@@ -9,10 +9,13 @@ for the rule an attacker or an accident would leave behind.
 
 import copy
 import json
+import os
 import pathlib
+import shutil
 import socket
 import subprocess
 import sys
+import uuid
 
 import pytest
 
@@ -25,11 +28,13 @@ from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_audi
 )
 from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_probe import (
     PROBE_SCRIPT,
+    boot_state,
     container_networks,
     gather,
     run_probes,
 )
 from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_proxy_probe import probe_proxy
+from ansible_collections.aicontainers.hardening.plugins.module_utils.nft_ruleset import persist, replacement
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 RULESET = json.loads((FIXTURES / "egress_ruleset.json").read_text())
@@ -37,6 +42,13 @@ POLICY = json.loads((FIXTURES / "egress_policy.json").read_text())
 RESOLVER = (FIXTURES / "egress_resolver.conf").read_text()
 NETWORKS = [{"Name": "bridge", "Driver": "bridge"}, {"Name": "host", "Driver": "host"}]
 REQUIRES = "aicontainers-firewall.service sysinit.target"
+TABLE = """table inet aicontainers {
+\tchain output {
+\t\ttype filter hook output priority filter; policy drop;
+\t\toif "lo" accept
+\t}
+}
+"""
 PROBES = [
     {"network": "bridge", "target": "westus.api.cognitive.microsoft.com:443", "expect": "allowed", "result": "ok"},
     {"network": "bridge", "target": "10.213.0.11:443", "expect": "denied", "result": "refused"},
@@ -58,6 +70,7 @@ def rows_by_id(probes=None, proxy_probes=None, **changes):
         "networks": NETWORKS,
         "engine_requires": REQUIRES,
         "firewall_active": True,
+        "boot": {"checksum_ok": True, "drift": [], "error": ""},
     }
     state.update(changes)
     return {r["id"]: r for r in audit(state, probes, proxy_probes)}
@@ -244,6 +257,49 @@ def test_the_boot_control_needs_the_requirement_and_an_active_firewall(requires,
     rows = rows_by_id(engine_requires=requires, firewall_active=active)
     assert failed(rows) == ["AIC-EGRESS-06"]
     assert evidence in rows["AIC-EGRESS-06"]["evidence"]
+
+
+@pytest.mark.parametrize(
+    "boot, evidence",
+    [
+        ({"checksum_ok": False, "drift": [], "error": ""}, "its checksum does not match"),
+        ({"checksum_ok": True, "drift": ["chain output's rules: changed"], "error": ""}, "differs from the live one"),
+        ({"checksum_ok": False, "drift": None, "error": "No such file or directory"}, "does not load (No such file"),
+        (None, "does not load (not checked)"),
+    ],
+    ids=["checksum", "persisted table differs", "no file", "not observed"],
+)
+def test_the_boot_control_loads_the_persisted_table_and_compares_it_with_the_live_one(boot, evidence):
+    rows = rows_by_id(boot=boot)
+    assert failed(rows) == ["AIC-EGRESS-06"]
+    assert evidence in rows["AIC-EGRESS-06"]["evidence"]
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not all(shutil.which(tool) for tool in ("ip", "nft", "unshare", "sha256sum")),
+    reason="needs root, nft and unshare",
+)
+def test_boot_state_loads_the_file_the_boot_would_load(tmp_path):
+    namespace = "aichunit-" + uuid.uuid4().hex[:8]
+    subprocess.run(["ip", "netns", "add", namespace], check=True)
+
+    def run(argv):
+        done = subprocess.run(["ip", "netns", "exec", namespace, *argv], capture_output=True, text=True, check=False)
+        return done.returncode, done.stdout, done.stderr
+
+    try:
+        path = str(tmp_path / "firewall.nft")
+        persist(path, replacement(TABLE, "inet", "aicontainers"))
+        assert run(["nft", "-f", path])[0] == 0
+        live = run(["nft", "-j", "list", "table", "inet", "aicontainers"])[1]
+        assert boot_state(run, live, path) == {"checksum_ok": True, "drift": [], "error": ""}
+        run(["nft", "flush chain inet aicontainers output"])
+        flushed = run(["nft", "-j", "list", "table", "inet", "aicontainers"])[1]
+        assert boot_state(run, flushed, path)["drift"] == ["chain output's rules: changed"]
+        (tmp_path / "firewall.nft").write_text("")
+        assert boot_state(run, live, path)["checksum_ok"] is False
+    finally:
+        subprocess.run(["ip", "netns", "del", namespace], check=False)
 
 
 @pytest.mark.parametrize(

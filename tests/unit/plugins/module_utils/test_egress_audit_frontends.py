@@ -27,6 +27,7 @@ def frontends_row(ruleset=RULESET, policy=POLICY):
         "networks": [],
         "engine_requires": "",
         "firewall_active": True,
+        "boot": {"checksum_ok": True, "drift": [], "error": ""},
     }
     return next(r for r in audit(state) if r["id"] == "AIC-EGRESS-09")
 
@@ -102,5 +103,6 @@ def test_no_frontend_ports_no_row():
         "networks": [],
         "engine_requires": "",
         "firewall_active": True,
+        "boot": {"checksum_ok": True, "drift": [], "error": ""},
     }
     assert "AIC-EGRESS-09" not in {r["id"] for r in audit(state)}

@@ -28,6 +28,7 @@ def row_03(ruleset=RULESET, **proxy_changes):
         "networks": [],
         "engine_requires": "aicontainers-firewall.service",
         "firewall_active": True,
+        "boot": {"checksum_ok": True, "drift": [], "error": ""},
         "name_proxy": name_proxy,
     }
     return next(r for r in audit(state) if r["id"] == "AIC-EGRESS-03")

@@ -3,7 +3,11 @@
 import pytest
 
 from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_name_proxy import squid_conf
-from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_policy import PolicyError, build_policy
+from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_policy import (
+    PolicyError,
+    build_policy,
+    squid_allowlist,
+)
 
 BASE = {"egress_firewall_dns_upstreams": ["192.0.2.53"], "egress_firewall_name_check": True}
 PINNED = "westus.api.cognitive.microsoft.com"
@@ -98,4 +102,28 @@ def test_a_domain_under_another_listed_one_is_left_out_for_squid_6():
     for acl in acls:
         names = acl.split()[4:]
         assert len(names) == len(set(names))
+        assert not [name for name in names if any(name != other and name.endswith(other) for other in names)]
+
+
+def test_container_interfaces_are_interface_names_before_they_reach_the_table():
+    assert build_policy(dict(BASE, egress_firewall_container_interfaces=["docker0", "br-*", "aich.any"]))[
+        "container_interfaces"
+    ] == ["docker0", "br-*", "aich.any"]
+    for bad in ['docker0" accept', "docker0\naccept", "a" * 16, "br-*x", ""]:
+        found = errors(egress_firewall_container_interfaces=[bad])
+        assert len(found) == 1 and found[0].startswith("egress_firewall_container_interfaces: ")
+
+
+def test_the_proxy_allowlist_leaves_out_a_domain_under_a_listed_one():
+    policy = build_policy(
+        {
+            "egress_firewall_dns_upstreams": ["192.0.2.53"],
+            "egress_firewall_proxy": {"address": "10.0.0.5", "port": 3128},
+            "egress_firewall_image_registry": True,
+        }
+    )
+    allowlist = squid_allowlist(policy)
+    assert ".mcr.microsoft.com" in allowlist.split()
+    for line in allowlist.splitlines():
+        names = line.split()[3:] if " dstdomain " in line else []
         assert not [name for name in names if any(name != other and name.endswith(other) for other in names)]
