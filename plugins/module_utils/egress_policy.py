@@ -29,8 +29,9 @@ SCOPES = ("drop", "accept", "off")
 METERING_VARIABLE = "egress_firewall_metering_domains"
 TRANSLATOR_VARIABLE = "egress_firewall_translator_domain"
 # A Linux interface name (at most 15 characters), as nftables' iifname/oifname
-# take it in double quotes: a trailing * is its wildcard.
-INTERFACE = re.compile(r"[A-Za-z0-9_.:@+-]{1,15}\*?|\*")
+# take it in double quotes: a trailing * is its wildcard (nft takes at most 15
+# characters with it, and no * alone).
+INTERFACE = re.compile(r"[A-Za-z0-9_.:@+-]{1,15}|[A-Za-z0-9_.:@+-]{1,14}\*")
 _PORT = re.compile(r"[0-9]{1,5}")
 # A conntrack mark as nft and iptables write it: decimal, or hexadecimal after 0x.
 _MARK = re.compile(r"0[xX][0-9a-fA-F]{1,8}|[0-9]{1,10}")

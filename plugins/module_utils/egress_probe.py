@@ -109,7 +109,9 @@ def boot_state(run, live_listing, path=BOOT_RULESET):
     rc, out, err = run(scratch_command("nft", "inet", "aicontainers", path))[:3]
     if rc != 0:
         return {"checksum_ok": checksum_ok, "drift": None, "error": (err or "").strip()[:300] or "no file"}
-    return {"checksum_ok": checksum_ok, "drift": drift(table_state(live_listing), scratch_result(out)[0]), "error": ""}
+    text = run(["nft", "-s", "list", "table", "inet", "aicontainers"])[1] if live_listing else None
+    live = table_state(live_listing, text)
+    return {"checksum_ok": checksum_ok, "drift": drift(live, scratch_result(out)[0]), "error": ""}
 
 
 def gather(run, policy_path, resolver_conf, name_proxy_conf=NAME_PROXY_CONF):

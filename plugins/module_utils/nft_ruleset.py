@@ -12,7 +12,8 @@ Whether the live table is already the wanted one is decided by what is
 loaded, never by a mark we wrote: the wanted table is loaded into a scratch
 network namespace and both are read back with ``nft -j``, so nft itself
 normalises the two the same way; their chains (hook, priority, policy), rules
-in order, sets and table comment are then compared (see ``table_state``),
+in order, sets, the table's flags and its comment are then compared (see
+``table_state``),
 without handles, counters' values and the elements dnsmasq adds at run time.
 A flushed chain, a changed policy, an inserted rule or a missing table is a
 change. The table's comment still carries a fingerprint of the content: it
@@ -148,13 +149,15 @@ def _learned(element):
     return isinstance(element, dict) and "expires" in element.get("elem", {})
 
 
-def table_state(listing_json):
+def table_state(listing_json, listing=None):
     """What a table enforces, from ``nft -j list table``: {key: value} with
     keys ("table",), ("chain", name), ("rules", chain) and ("set", name).
 
     Handles, counters' values and learned set elements are left out; rules
     keep their order, elements are sorted (a hash set lists them in any order).
-    None when the listing holds no table.
+    nft 1.0.6 leaves the table's comment out of its JSON: with ``listing``
+    (``nft -s list table``), the fingerprint in it is part of the table's
+    entry. None when the listing holds no table.
     """
     state = {}
     for item in json.loads(listing_json or "{}").get("nftables", []):
@@ -172,12 +175,14 @@ def table_state(listing_json):
             kept = [element for element in body.pop("elem", []) if not _learned(element)]
             body["elem"] = sorted(kept, key=lambda element: json.dumps(element, sort_keys=True))
             state[("set", body["name"])] = body
+    if state and listing is not None:
+        state.setdefault(("table",), {})["fingerprint"] = live_fingerprint(listing)
     return state or None
 
 
 # How drift() names each part of a table_state.
 PARTS = {
-    "table": "the table's comment",
+    "table": "the table's flags or comment",
     "chain": "chain {0}'s hook, priority or policy",
     "rules": "chain {0}'s rules",
     "set": "set {0}",
@@ -212,7 +217,7 @@ def scratch_command(nft, family, name, source="-"):
 def scratch_result(out):
     """(table_state, listing) from what scratch_command printed."""
     listing_json, _newline, listing = out.partition("\n")
-    return table_state(listing_json), listing
+    return table_state(listing_json, listing), listing
 
 
 def deletion(family, name):
@@ -237,7 +242,7 @@ class NftTable:
     def state(self):
         """The live table's table_state, None when absent."""
         rc, out, _err = self.commands.run([self.nft, "-j", "list", "table", self.family, self.name])
-        return table_state(out) if rc == 0 else None
+        return table_state(out, self.listing() or "") if rc == 0 else None
 
     def scratch_state(self, script):
         """The table_state and listing ``script`` would produce, loaded in a

@@ -16,7 +16,7 @@ description:
     so the kernel runs either the old table or the new one.
   - Whether the live table already matches is judged by what is loaded. The wanted table
     is loaded into a scratch network namespace (C(unshare --net)) and its chains, their
-    hooks, priorities, policies and rules, its sets and its comment are compared with the
+    hooks, priorities, policies and rules, its sets, flags and comment are compared with the
     live table's, as C(nft -j) lists both. A flushed or edited chain, a changed policy, an
     extra rule or a missing table is a change, in check mode too. Handles, counters' values
     and the elements added at run time (for example by dnsmasq) are not.
@@ -123,7 +123,7 @@ previous_fingerprint:
   sample: 0a1b2c3d4e5f6789
 drift:
   description:
-    - How the live table differs from the wanted one, one line per part (the table's comment,
+    - How the live table differs from the wanted one, one line per part (the table's flags or comment,
       a chain's hook, priority or policy, a chain's rules, a set); empty when it enforces the same.
     - With O(state=absent), empty.
   returned: always

@@ -255,6 +255,9 @@ def test_the_injections_accepted_before_are_refused(variable, value, sentence):
         ("egress_firewall_reject", "maybe"),
         ("egress_firewall_log_denied", None),
         ("egress_firewall_container_interfaces", ["eth0/1"]),
+        # nft refuses a lone * ("All-wildcard strings are not supported") and 15 characters before it.
+        ("egress_firewall_container_interfaces", ["*"]),
+        ("egress_firewall_container_interfaces", ["a" * 15 + "*"]),
         ("dpi_exemption_domains", []),
         ("dpi_exemption_domains", "*.cognitive.microsoft.com"),
         ("dpi_exemption_policy_name", "-metering"),
@@ -285,7 +288,7 @@ def test_other_values_outside_the_grammar_are_refused_once(variable, value):
         ("egress_firewall_container_scope", "accept"),
         ("egress_firewall_proxy", {"address": "2001:db8::5", "port": "3128"}),
         ("egress_firewall_name_check_port", "3129"),
-        ("egress_firewall_container_interfaces", ["docker0", "br-*", "podman1", "*"]),
+        ("egress_firewall_container_interfaces", ["docker0", "br-*", "podman1", "veth*"]),
         ("egress_firewall_set_timeout", "7200"),
         ("egress_firewall_dns_max_ttl", 60),
         ("egress_firewall_confirm_timeout", 0),

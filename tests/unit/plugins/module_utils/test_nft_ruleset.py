@@ -307,7 +307,7 @@ def _edited(edit):
         ),
         (lambda objects: objects[2]["set"].update(elem=["192.0.2.53", "203.0.113.9"]), "set dns_v4: changed"),
         (lambda objects: objects[1]["set"]["elem"].append("203.0.113.9"), "set names_v4: changed"),
-        (lambda objects: objects[0]["table"].update(comment="someone's"), "the table's comment: changed"),
+        (lambda objects: objects[0]["table"].update(comment="someone's"), "the table's flags or comment: changed"),
         (
             lambda objects: objects.append({"chain": {"name": "extra", "type": "filter"}}),
             "chain extra's hook, priority or policy: not in the wanted table",
@@ -420,3 +420,15 @@ def test_the_persisted_file_is_checked_by_its_checksum(tmp_path):
             handle.write(broken)
         assert subprocess.run(check, capture_output=True, check=False).returncode != 0
     assert persist(path, script, dry_run=True) is True
+
+
+def test_the_fingerprint_from_the_text_listing_is_part_of_the_table():
+    # nft 1.0.6 leaves the table's comment out of its JSON; the text listing has it.
+    ours = table_state(
+        _listing(*LIVE), 'table inet aicontainers {\n\tcomment "aicontainers.hardening sha256:0123456789abcdef"\n'
+    )
+    other = table_state(
+        _listing(*LIVE), 'table inet aicontainers {\n\tcomment "aicontainers.hardening sha256:fedcba9876543210"\n'
+    )
+    assert drift(other, ours) == ["the table's flags or comment: changed"]
+    assert drift(ours, ours) == []
