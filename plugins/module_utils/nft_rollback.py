@@ -7,23 +7,45 @@ restores it. A detached watchdog runs that script after the timeout unless the
 pending file has been removed by a confirmation, which the controller sends
 over a new connection: if the new rules cut the controller off, nobody
 confirms and the old table comes back.
+
+Each attempt has a pending file of its own (a random suffix), and its
+watchdog takes only that file: a watchdog of an earlier, confirmed attempt,
+still sleeping, can never restore the table over a later attempt.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shlex
 import subprocess
 
 STATE_DIR = "/run/aicontainers"
 
 
-def pending_path(family, name, state_dir=STATE_DIR):
-    return os.path.join(state_dir, "nft-rollback-{0}-{1}.nft".format(family, name))
+def pending_path(family, name, state_dir=STATE_DIR, attempt=""):
+    """One attempt's restore script (``attempt``: its suffix); without it, the
+    base name the table's other files share."""
+    suffix = ".{0}".format(attempt) if attempt else ""
+    return os.path.join(state_dir, "nft-rollback-{0}-{1}{2}.nft".format(family, name, suffix))
 
 
 def rolled_back_path(family, name, state_dir=STATE_DIR):
     return pending_path(family, name, state_dir) + ".rolled-back"
+
+
+def _attempt_files(family, name, state_dir, ending):
+    """The table's attempts' files that end with ``ending`` (".nft": pending, ".nft.firing")."""
+    prefix = "nft-rollback-{0}-{1}.".format(family, name)
+    try:
+        names = os.listdir(state_dir)
+    except FileNotFoundError:
+        return []
+    return [
+        os.path.join(state_dir, entry)
+        for entry in sorted(names)
+        if entry.startswith(prefix) and entry.endswith(ending) and entry != prefix[:-1] + ending
+    ]
 
 
 def watchdog_command(nft, pending, rolled_back, timeout):
@@ -56,7 +78,7 @@ def forget(family, name, state_dir=STATE_DIR):
 def arm(nft, family, name, restore_script, timeout, *, state_dir=STATE_DIR, spawn=None):
     """Save the restore script and start the watchdog; return the pending file's path."""
     os.makedirs(state_dir, mode=0o700, exist_ok=True)
-    pending = pending_path(family, name, state_dir)
+    pending = pending_path(family, name, state_dir, attempt=secrets.token_hex(8))
     rolled_back = rolled_back_path(family, name, state_dir)
     forget(family, name, state_dir)
     with open(pending, "w", encoding="utf-8") as handle:
@@ -88,12 +110,15 @@ def confirm(family, name, state_dir=STATE_DIR):
     Returns "confirmed" when one was pending, "none" when nothing was, and
     "rolled-back" when the watchdog already restored the previous table.
     """
-    pending = pending_path(family, name, state_dir)
-    try:
-        os.unlink(pending)
-        return "confirmed"
-    except FileNotFoundError:
-        pass
-    if os.path.exists(rolled_back_path(family, name, state_dir)) or os.path.exists(pending + ".firing"):
+    confirmed = False
+    for pending in _attempt_files(family, name, state_dir, ".nft"):
+        try:
+            os.unlink(pending)
+            confirmed = True
+        except FileNotFoundError:
+            pass  # its watchdog took it first
+    if _attempt_files(family, name, state_dir, ".nft.firing") or os.path.exists(
+        rolled_back_path(family, name, state_dir)
+    ):
         return "rolled-back"
-    return "none"
+    return "confirmed" if confirmed else "none"

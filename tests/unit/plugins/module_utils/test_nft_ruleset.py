@@ -432,3 +432,20 @@ def test_the_fingerprint_from_the_text_listing_is_part_of_the_table():
     )
     assert drift(other, ours) == ["the table's flags or comment: changed"]
     assert drift(ours, ours) == []
+
+
+def test_an_earlier_attempts_watchdog_never_restores_over_a_later_attempt(tmp_path):
+    """Two attempts within the timeout: the first one's watchdog fires while the second waits to be confirmed."""
+    loaded = tmp_path / "loaded"
+    fake_nft = tmp_path / "nft"
+    fake_nft.write_text('#!/bin/sh\ncat "$2" > {0}\n'.format(loaded))
+    fake_nft.chmod(0o755)
+    watchdogs = []
+    nft_rollback.arm(str(fake_nft), "inet", "t", "BEFORE FIRST", 0, state_dir=str(tmp_path), spawn=watchdogs.append)
+    assert nft_rollback.confirm("inet", "t", state_dir=str(tmp_path)) == "confirmed"
+    nft_rollback.forget("inet", "t", state_dir=str(tmp_path))
+    nft_rollback.arm(str(fake_nft), "inet", "t", "BEFORE SECOND", 0, state_dir=str(tmp_path), spawn=watchdogs.append)
+    first, _second = watchdogs
+    os.spawnv(os.P_WAIT, first[0], first)
+    assert not loaded.exists()
+    assert nft_rollback.confirm("inet", "t", state_dir=str(tmp_path)) == "confirmed"
