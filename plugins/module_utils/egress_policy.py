@@ -178,11 +178,11 @@ def _domain_entries(options, errors):
     # Translator's endpoint is a metering domain too, but a bad one is its own
     # variable's fault; it is checked when set, even while Translator is off.
     translator_domain = options.get(TRANSLATOR_VARIABLE)
-    if options.get("egress_firewall_translator"):
+    if _boolean("egress_firewall_translator", options.get("egress_firewall_translator", False), errors):
         yield TRANSLATOR_VARIABLE, translator_domain or _metering.TRANSLATOR_DOMAIN, metering_ports, True
     elif translator_domain not in (None, ""):
         normalise_domain(TRANSLATOR_VARIABLE, translator_domain, errors)
-    if options.get("egress_firewall_image_registry"):
+    if _boolean("egress_firewall_image_registry", options.get("egress_firewall_image_registry", False), errors):
         for domain in _metering.IMAGE_REGISTRY_DOMAINS:
             yield "egress_firewall_image_registry", domain, [443], False
     for index, extra in enumerate(options.get("egress_firewall_extra_domains") or []):
@@ -285,7 +285,7 @@ def _name_check(options, domain_groups, errors):
     v4, v6 = normalise_networks(
         "egress_firewall_name_check_clients", options.get("egress_firewall_name_check_clients"), errors
     )
-    if not options.get("egress_firewall_name_check"):
+    if not _boolean("egress_firewall_name_check", options.get("egress_firewall_name_check", False), errors):
         if pinned:
             errors.append(
                 "egress_firewall_pinned_names: pinning holds only where names are checked; "

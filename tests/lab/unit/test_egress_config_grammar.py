@@ -316,6 +316,23 @@ def test_every_egress_error_is_reported_not_only_the_first():
     ]
 
 
+@pytest.mark.parametrize(("text", "on"), [("false", False), ("no", False), ("0", False), ("true", True), ("yes", True)])
+def test_switches_given_as_text_are_read_as_ansible_reads_them(text, on):
+    """-e egress_firewall_translator=false gives the string "false", which Python reads as true."""
+    policy = build_policy(dict(EGRESS_VALID, egress_firewall_translator=text, egress_firewall_image_registry=text))
+    domains = str(policy["domain_groups"])
+    assert ("translatoronprem.blob.core.windows.net" in domains) is on
+    assert ("mcr.microsoft.com" in domains) is on
+
+
+@pytest.mark.parametrize(
+    "variable", ["egress_firewall_translator", "egress_firewall_image_registry", "egress_firewall_name_check"]
+)
+def test_a_switch_that_is_not_a_boolean_is_refused_once(variable):
+    errors = egress_refusals(dict(EGRESS_VALID, **{variable: "maybe"}))
+    assert len(errors) == 1 and errors[0].startswith(variable + ": "), errors
+
+
 def test_a_limit_of_two_variables_is_met_before_anything_is_written():
     """A FortiGate object name is the policy name and a domain: over 79 characters, refused in validate.yml."""
     domain = "a" * 50 + ".example.com"
