@@ -483,49 +483,72 @@ def suffixed(name, suffix):
     return name + ("_" if "_" in name else "-") + suffix
 
 
+def squid_pair_lines(patterns, name):
+    """ACL lines that make ``name`` match a tunnel whose CONNECT name and TLS server name fall under
+    the same metering pattern.
+
+    The CONNECT line's name is matched with ``dstdomain -n`` (an IP address
+    never matches) and the handshake's with ``ssl::server_name
+    --client-requested``; each pattern is one ``all-of`` pair and ``name`` is
+    ``any-of`` the pairs. A server name alone is what a client chooses: with
+    it, ``CONNECT blocked.example.net:443`` (or an address) and a metering SNI
+    would be spliced, an uninspected tunnel to any host (measured on Squid
+    5.7). On an intercepting port there is no CONNECT name, so nothing is
+    spliced there.
+    """
+    lines, pairs = [], []
+    for index, pattern in enumerate(patterns):
+        forms = " ".join(squid_server_names([pattern.pattern]))
+        tunnel, sni, pair = (suffixed(name, f"{part}{index}") for part in ("tunnel", "sni", "pair"))
+        lines += [
+            f"acl {tunnel} dstdomain -n {forms}",
+            f"acl {sni} ssl::server_name --client-requested {forms}",
+            f"acl {pair} all-of {tunnel} {sni}",
+        ]
+        pairs.append(pair)
+    return [*lines, f"acl {name} any-of {' '.join(pairs)}"]
+
+
 def squid_allowlist_lines(patterns, name, sources):
     """Lines limiting what ``sources`` may do through this Squid to the metering channels.
 
     Only CONNECT, only to port 443, only to a metering *name* (``dstdomain -n``:
-    an IP address never matches), and the tunnel is spliced only when the TLS
-    handshake names a host under the same pattern as the CONNECT line; any
-    other handshake from these sources is terminated. Deny rules only: what
-    the organisation's own rules refuse stays refused. Refusals are TCP resets,
-    so an ssl-bump port does not answer them with its own certificate.
+    an IP address never matches); a tunnel the general splice does not take
+    (its handshake names a host under another pattern) is terminated. Deny
+    rules only: what the organisation's own rules refuse stays refused.
+    Refusals are TCP resets, so an ssl-bump port does not answer them with
+    its own certificate.
     """
     acl_sources, acl_connect, acl_https, acl_names = (
         suffixed(name, suffix) for suffix in ("sources", "connect", "https", "names")
     )
-    forms = [squid_server_names([pattern.pattern]) for pattern in patterns]
+    forms = [form for pattern in patterns for form in squid_server_names([pattern.pattern])]
     lines = [
         f"acl {acl_sources} src {' '.join(sources)}",
         f"acl {acl_connect} method CONNECT",
         f"acl {acl_https} port {HTTPS_PORT}",
-        f"acl {acl_names} dstdomain -n {' '.join(form for pair in forms for form in pair)}",
+        f"acl {acl_names} dstdomain -n {' '.join(forms)}",
         f"deny_info TCP_RESET {acl_sources}",
         # The source ACL comes last on each line: its deny_info (the reset) applies.
         f"http_access deny !{acl_connect} {acl_sources}",
         f"http_access deny !{acl_https} {acl_sources}",
         f"http_access deny !{acl_names} {acl_sources}",
     ]
-    pairs = []
-    for index, pair in enumerate(forms):
-        tunnel, sni = suffixed(name, f"tunnel{index}"), suffixed(name, f"sni{index}")
-        lines.append(f"acl {tunnel} dstdomain -n {' '.join(pair)}")
-        lines.append(f"acl {sni} ssl::server_name --client-requested {' '.join(pair)}")
-        pairs.append(f"ssl_bump splice {acl_sources} {tunnel} {sni}")
-    return lines, [*pairs, f"ssl_bump terminate {acl_sources}"]
+    return lines, [f"ssl_bump terminate {acl_sources} !{name}"]
 
 
 def render_squid_splice(domains, name=DEFAULT_NAME, description=DEFAULT_DESCRIPTION, sources=()):
     """Squid 5+ ``acl`` and ``ssl_bump`` lines that splice (never bump) these names; ``name`` is the ACL.
 
-    With ``sources`` (the AI hosts' addresses), the block also applies the
-    egress allowlist to their traffic through this proxy (see squid_allowlist_lines).
+    A tunnel is spliced only when its CONNECT name and its TLS server name fall
+    under the same metering pattern (squid_pair_lines), for every client. With
+    ``sources`` (the AI hosts' addresses), the block also applies the egress
+    allowlist to their traffic through this proxy (see squid_allowlist_lines).
     """
     check_object_name(NAME_VARIABLE, name, MAX_NAME)
     check_description(description)
     sources = squid_sources(sources)
+    patterns = normalise_domains(domains)
     step1 = suffixed(name, "step1")
     lines = header(
         f"Squid 5 or later with SslBump: splice (do not decrypt) the Azure AI metering channels ({name}).",
@@ -534,13 +557,15 @@ def render_squid_splice(domains, name=DEFAULT_NAME, description=DEFAULT_DESCRIPT
             "ssl::server_name needs a Squid built with OpenSSL (Debian and Ubuntu: the squid-openssl package).",
             "These lines must come before every other ssl_bump line: Squid applies the first matching action.",
             "Peeking at step 1 reads the TLS SNI and still allows bumping other traffic later.",
+            "A tunnel is spliced only when its CONNECT name and its TLS server name are under the same",
+            "metering domain: a client cannot choose the SNI alone to get an uninspected tunnel.",
             "",
         ],
     )
-    lines += [f"acl {name} ssl::server_name {server_name}" for server_name in squid_server_names(domains)]
+    lines += squid_pair_lines(patterns, name)
     allowlist, allowlist_bump = ([], [])
     if sources:
-        allowlist, allowlist_bump = squid_allowlist_lines(normalise_domains(domains), name, sources)
+        allowlist, allowlist_bump = squid_allowlist_lines(patterns, name, sources)
     lines += allowlist
     lines += [f"acl {step1} at_step SslBump1", f"ssl_bump peek {step1}", *allowlist_bump, f"ssl_bump splice {name}"]
     return text(lines)

@@ -1,13 +1,15 @@
 """Try TLS connections the way a metering client would, and say what happened.
 
 usage: python3 probe.py [--source-port N] NAME:PORT [NAME:PORT ...]   (NAME may be an IP address)
-       python3 probe.py --proxy HOST:PORT NAME:PORT[/SNI] ...      (CONNECT through a proxy;
+       python3 probe.py [--ca FILE] --proxy HOST:PORT NAME:PORT[/SNI] ...  (CONNECT through a proxy;
                                                                    /SNI sends another server name)
 
 Prints one JSON object per target: {"target", "result"} where result is
 "ok" (TCP and TLS handshake done), "refused", "timeout", "unreachable",
 "dns-error" or "tls-error: ...". The lab CA is not needed: the question is
-whether the network lets the connection through, not who answers.
+whether the network lets the connection through, not who answers. With
+--ca, the chain must also lead to that CA ("tls-error:
+CERTIFICATE_VERIFY_FAILED" when a proxy re-signed it): who answers, too.
 """
 
 import json
@@ -37,11 +39,11 @@ def through_proxy(proxy, target):
     return raw
 
 
-def handshake(connect, server_name):
+def handshake(connect, server_name, ca_file=None):
     """TLS over the socket ``connect()`` returns (or the result string it returns instead)."""
-    context = ssl.create_default_context()
+    context = ssl.create_default_context(cafile=ca_file)
     context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
+    context.verify_mode = ssl.CERT_REQUIRED if ca_file else ssl.CERT_NONE
     try:
         raw = connect()
         if isinstance(raw, str):
@@ -58,9 +60,9 @@ def handshake(connect, server_name):
         return "unreachable: {0}".format(error.strerror)
 
 
-def probe_via_proxy(proxy, argument):
+def probe_via_proxy(proxy, argument, ca_file=None):
     target, sni = [*argument.split("/", 1), ""][:2]
-    return handshake(lambda: through_proxy(proxy, target), sni or target.rsplit(":", 1)[0])
+    return handshake(lambda: through_proxy(proxy, target), sni or target.rsplit(":", 1)[0], ca_file)
 
 
 def probe(target, source_port=0):
@@ -77,11 +79,13 @@ def probe(target, source_port=0):
 
 
 arguments = sys.argv[1:]
-port, via = 0, None
+port, via, ca = 0, None, None
 if arguments[:1] == ["--source-port"]:
     port, arguments = int(arguments[1]), arguments[2:]
+if arguments[:1] == ["--ca"]:
+    ca, arguments = arguments[1], arguments[2:]
 if arguments[:1] == ["--proxy"]:
     via, arguments = arguments[1], arguments[2:]
 for argument in arguments:
-    result = probe_via_proxy(via, argument) if via else probe(argument, port)
+    result = probe_via_proxy(via, argument, ca) if via else probe(argument, port)
     print(json.dumps({"target": argument, "result": result}), flush=True)

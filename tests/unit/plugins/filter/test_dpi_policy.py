@@ -298,19 +298,33 @@ def test_suricata_sids_count_up_from_the_base():
 # Squid
 
 
-def test_squid_uses_a_leading_dot_for_every_entry_and_splices_after_peeking():
+def test_squid_splices_a_tunnel_whose_connect_name_and_server_name_share_a_pattern():
     lines = [line for line in render_squid_splice(METERING).splitlines() if line and not line.startswith("#")]
+    pairs = []
+    for index, domain in enumerate(["cognitive.microsoft.com", "cognitiveservices.azure.com", TRANSLATOR_DOMAIN]):
+        forms = f".{domain} .{domain}."
+        pairs += [
+            f"acl aicontainers-metering-tunnel{index} dstdomain -n {forms}",
+            f"acl aicontainers-metering-sni{index} ssl::server_name --client-requested {forms}",
+            f"acl aicontainers-metering-pair{index} all-of aicontainers-metering-tunnel{index} "
+            f"aicontainers-metering-sni{index}",
+        ]
     assert lines == [
-        "acl aicontainers-metering ssl::server_name .cognitive.microsoft.com",
-        "acl aicontainers-metering ssl::server_name .cognitive.microsoft.com.",
-        "acl aicontainers-metering ssl::server_name .cognitiveservices.azure.com",
-        "acl aicontainers-metering ssl::server_name .cognitiveservices.azure.com.",
-        f"acl aicontainers-metering ssl::server_name .{TRANSLATOR_DOMAIN}",
-        f"acl aicontainers-metering ssl::server_name .{TRANSLATOR_DOMAIN}.",
+        *pairs,
+        "acl aicontainers-metering any-of aicontainers-metering-pair0 aicontainers-metering-pair1 "
+        "aicontainers-metering-pair2",
         "acl aicontainers-metering-step1 at_step SslBump1",
         "ssl_bump peek aicontainers-metering-step1",
         "ssl_bump splice aicontainers-metering",
     ]
+
+
+def test_no_splice_rule_matches_the_server_name_alone():
+    """A client chooses its SNI: CONNECT blocked.example.net (or an address) with a metering SNI must not match."""
+    lines = render_squid_splice(METERING).splitlines()
+    assert [line for line in lines if line.startswith("ssl_bump splice")] == ["ssl_bump splice aicontainers-metering"]
+    sni_only = [line.split()[1] for line in lines if line.startswith("acl ") and " ssl::server_name " in line]
+    assert sni_only and all(name.startswith("aicontainers-metering-sni") for name in sni_only)
 
 
 @pytest.mark.skipif(shutil.which("squid") is None, reason="squid is not installed")
@@ -365,7 +379,7 @@ def test_appliance_filter_renders_like_the_renderer():
 
 
 def test_squid_and_suricata_filters_take_their_own_options():
-    assert "acl meter ssl::server_name" in dpi_squid_splice(METERING, acl_name="meter")
+    assert "acl meter-sni0 ssl::server_name" in dpi_squid_splice(METERING, acl_name="meter")
     assert "ssl_bump peek ai_meter_step1" in dpi_squid_splice(METERING, acl_name="ai_meter")
     assert "sid:1000100;" in dpi_suricata_pass_rules(METERING, sid_base=1000100)
 
@@ -396,19 +410,14 @@ def test_with_sources_the_block_refuses_everything_but_connect_to_a_metering_nam
     ]
 
 
-def test_with_sources_a_tunnel_is_spliced_only_when_the_handshake_names_the_same_pattern():
+def test_with_sources_a_tunnel_the_general_splice_does_not_take_is_terminated():
     lines = render_squid_splice(METERING, sources=["10.0.0.20"]).splitlines()
     bump = [line for line in lines if line.startswith("ssl_bump")]
-    assert bump[0] == "ssl_bump peek aicontainers-metering-step1"
-    assert bump[1:4] == [
-        f"ssl_bump splice aicontainers-metering-sources aicontainers-metering-tunnel{i} aicontainers-metering-sni{i}"
-        for i in range(3)
+    assert bump == [
+        "ssl_bump peek aicontainers-metering-step1",
+        "ssl_bump terminate aicontainers-metering-sources !aicontainers-metering",
+        "ssl_bump splice aicontainers-metering",
     ]
-    assert bump[4:] == ["ssl_bump terminate aicontainers-metering-sources", "ssl_bump splice aicontainers-metering"]
-    assert (
-        "acl aicontainers-metering-sni0 ssl::server_name --client-requested .cognitive.microsoft.com "
-        ".cognitive.microsoft.com." in lines
-    )
 
 
 def test_without_sources_the_block_only_splices():
