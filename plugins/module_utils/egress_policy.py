@@ -35,8 +35,10 @@ INTERFACE = re.compile(r"[A-Za-z0-9_.:@+-]{1,15}|[A-Za-z0-9_.:@+-]{1,14}\*")
 _PORT = re.compile(r"[0-9]{1,5}")
 # A conntrack mark as nft and iptables write it: decimal, or hexadecimal after 0x.
 _MARK = re.compile(r"0[xX][0-9a-fA-F]{1,8}|[0-9]{1,10}")
-# What Ansible's bool filter (and the argument spec's type: bool) reads as true or false.
-_TRUE, _FALSE = ("true", "yes", "on", "y", "t", "1"), ("false", "no", "off", "n", "f", "0")
+# What Ansible's bool filter reads as true or false (the role's YAML reads these
+# switches with it). The argument spec's type: bool also takes y, t, n and f,
+# which the filter reads as false: refused here, so both readings agree.
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 DOMAIN_RULE = "a domain name (letters, digits and hyphens in dot-separated labels of at most 63 characters, 253 in all)"
 NETWORK_RULE = "an IP address or CIDR, without spaces or an IPv6 %zone"
 

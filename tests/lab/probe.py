@@ -79,13 +79,12 @@ def probe(target, source_port=0):
 
 
 arguments = sys.argv[1:]
-port, via, ca = 0, None, None
-if arguments[:1] == ["--source-port"]:
-    port, arguments = int(arguments[1]), arguments[2:]
-if arguments[:1] == ["--ca"]:
-    ca, arguments = arguments[1], arguments[2:]
-if arguments[:1] == ["--proxy"]:
-    via, arguments = arguments[1], arguments[2:]
+options = {"--source-port": 0, "--proxy": None, "--ca": None}
+while arguments[:1] and arguments[0] in options:
+    options[arguments[0]], arguments = arguments[1], arguments[2:]
+port, via, ca = int(options["--source-port"]), options["--proxy"], options["--ca"]
+if ca and not via:
+    sys.exit("probe.py: --ca checks the chain through a proxy; give --proxy too")
 for argument in arguments:
     result = probe_via_proxy(via, argument, ca) if via else probe(argument, port)
     print(json.dumps({"target": argument, "result": result}), flush=True)

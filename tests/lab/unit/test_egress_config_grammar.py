@@ -328,8 +328,10 @@ def test_switches_given_as_text_are_read_as_ansible_reads_them(text, on):
 @pytest.mark.parametrize(
     "variable", ["egress_firewall_translator", "egress_firewall_image_registry", "egress_firewall_name_check"]
 )
-def test_a_switch_that_is_not_a_boolean_is_refused_once(variable):
-    errors = egress_refusals(dict(EGRESS_VALID, **{variable: "maybe"}))
+@pytest.mark.parametrize("text", ["maybe", "y", "t", "n", "f"])
+def test_a_switch_that_is_not_a_boolean_is_refused_once(variable, text):
+    """y, t, n and f pass the argument spec, but the bool filter the YAML uses reads them all as false."""
+    errors = egress_refusals(dict(EGRESS_VALID, **{variable: text}))
     assert len(errors) == 1 and errors[0].startswith(variable + ": "), errors
 
 
