@@ -36,6 +36,17 @@ options:
     type: list
     elements: str
     required: true
+  audit_client:
+    description:
+      - C(mtls_frontend_audit_client). The audit's client joins the clients, issued on the controller; with
+        O(revocable), so does C(<audit_client>-revoked), which also joins the revoked clients. Both names are
+        reserved.
+    type: str
+    default: ""
+  revocable:
+    description: Whether this CA revokes (not when your own CA signs through C(mtls_frontend_ca_sign_command)).
+    type: bool
+    default: true
 """
 
 EXAMPLES = r"""
@@ -55,9 +66,17 @@ _value:
 from ansible_collections.aicontainers.hardening.plugins.module_utils.mtls_pki import PlanError, client_plan
 
 
-def mtls_client_plan(clients, revoked, ca_dir, client_dir, inventory_hosts):
+def mtls_client_plan(clients, revoked, ca_dir, client_dir, inventory_hosts, *, audit_client="", revocable=True):
     try:
-        plan = client_plan(clients, revoked, ca_dir, client_dir, list(inventory_hosts or []))
+        plan = client_plan(
+            clients,
+            revoked,
+            ca_dir,
+            client_dir,
+            list(inventory_hosts or []),
+            audit_client=audit_client or None,
+            revocable=revocable,
+        )
     except PlanError as error:
         return {"clients": [], "revoked": [], "errors": error.errors}
     plan["errors"] = []

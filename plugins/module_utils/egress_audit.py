@@ -18,8 +18,11 @@ from ansible_collections.aicontainers.hardening.plugins.module_utils.container_n
     describe,
     unfilterable,
 )
+from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_audit_accepts import open_accepts
 from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_audit_frontends import guard_problems
 from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_audit_names import names_problems
+from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_probe import REFUSALS
+from ansible_collections.aicontainers.hardening.plugins.module_utils.resolver_probe import ANSWERED
 
 FIREWALL_UNIT = "aicontainers-firewall.service"
 # Statements that only act (count, log, mark) and never decide whether a rule applies.
@@ -132,7 +135,8 @@ def resolver_lines(text, option):
     return [m.group(1) for m in map(pattern.match, (text or "").splitlines()) if m]
 
 
-def _row_default_deny(chains, loaded):
+def _row_default_deny(chains, policy, loaded):
+    """The egress hooks end in drop or reject, and no accept rule lets out more than the policy."""
     output, forward = base_chain(chains, "output"), base_chain(chains, "forward")
     parts = {
         "host egress": terminal_verdict(chains, output) if output else None,
@@ -143,20 +147,26 @@ def _row_default_deny(chains, loaded):
         for part, verdict in parts.items()
         if verdict not in ("drop", "reject")
     ]
+    # Accept rules are judged against the policy; without one nothing was judged.
+    open_rules = open_accepts(chains, policy) if policy else []
+    problems = open_parts + ["accepted whatever the destination: " + r for r in open_rules]
+    if not policy:
+        problems.append("unverified: no policy at /etc/aicontainers/policy.json to judge the accept rules by")
     evidence = (
         "table inet aicontainers is not loaded"
         if not loaded
-        else "open: " + ", ".join(open_parts)
-        if open_parts
+        else "open: " + "; ".join(problems)
+        if problems
         else ", ".join("{0}: {1} unless allowed".format(part, verdict) for part, verdict in parts.items())
+        + "; every accept rule is bounded by a reply, an interface, a set of the table or the proxy"
     )
     return row(
         "AIC-EGRESS-01",
         "Egress is denied by default (host and containers)",
-        loaded and not open_parts,
+        loaded and not problems,
         evidence,
         "Run the egress_firewall role; never flush the ruleset or our table by hand (Debian's nftables.service "
-        "does on restart).",
+        "does on restart), and add destinations through the role's variables, not accept rules.",
     )
 
 
@@ -243,7 +253,20 @@ def _proxy_problems(proxy, chains):
     return ["no rule allows the proxy"]
 
 
-def _row_resolver(policy, resolver_text):
+def _resolver_problems(answers):
+    """What the resolver's live answers show wrong (see resolver_probe.resolver_answers)."""
+    problems = []
+    for answer in answers:
+        if answer["expect"] == "answered" and answer["answer"] not in ANSWERED:
+            problems.append("{name} (allowed) got {answer}".format(**answer))
+        elif answer["expect"] == "refused" and answer["answer"] != "REFUSED":
+            problems.append("{name} (not allowed) got {answer}, not REFUSED".format(**answer))
+    if not any(answer["expect"] == "answered" for answer in answers):
+        problems.append("unverified: no allowed name was asked")
+    return problems
+
+
+def _row_resolver(policy, resolver_text, answers):
     allowed = set(policy.get("resolvable_domains", []))
     servers = resolver_lines(resolver_text, "server")
     open_ended = [s for s in servers if not s.startswith("/")]
@@ -255,14 +278,18 @@ def _row_resolver(policy, resolver_text):
         problems.append("forwards every name to {0}".format(", ".join(open_ended)))
     if unlisted:
         problems.append("forwards names outside the list: {0}".format(", ".join(unlisted)))
+    problems.extend(_resolver_problems(answers))
     return row(
         "AIC-EGRESS-04",
         "DNS answers only the allowed names",
         not problems,
         "; ".join(problems)
         if problems
-        else "the resolver forwards only {0}; every other name is refused".format(", ".join(sorted(allowed))),
-        "Run the egress_firewall role; list names the host must resolve in egress_firewall_resolvable_domains.",
+        else "the resolver forwards only {0}; asked, it answered {1}".format(
+            ", ".join(sorted(allowed)), ", ".join("{name}: {answer}".format(**a) for a in answers)
+        ),
+        "Run the egress_firewall role (it runs the resolver); list names the host must resolve in "
+        "egress_firewall_resolvable_domains.",
     )
 
 
@@ -305,24 +332,45 @@ def _row_boot(engine_requires, firewall_active, boot):
     )
 
 
+def _probe_problems(probes):
+    """What the probes show wrong: an allowed target that did not answer, a
+    denied one that answered or was not seen refused (REFUSALS), and a
+    vantage point whose negatives have no positive control beside them."""
+    problems = []
+    for p in probes:
+        if p["expect"] == "allowed" and p["result"] != "ok":
+            problems.append("{network}: {target} {result} (expected to answer)".format(**p))
+        elif p["expect"] == "denied" and p["result"] == "ok":
+            problems.append("{network}: {target} ok (expected a refusal)".format(**p))
+        elif p["expect"] == "denied" and p["result"] not in REFUSALS:
+            problems.append("{network}: {target} {result} (unverified: no refusal observed)".format(**p))
+    for vantage in dict.fromkeys(p["network"] for p in probes):
+        mine = [p for p in probes if p["network"] == vantage]
+        if not any(p["expect"] == "denied" for p in mine):
+            problems.append("{0}: unverified, no denied destination was tried from there".format(vantage))
+        # An internal network reaches nothing outside by design: its negatives need no positive.
+        if not any(p["expect"] == "allowed" for p in mine) and not any(p.get("internal") for p in mine):
+            problems.append("{0}: unverified, no allowed destination was tried from there".format(vantage))
+    return problems
+
+
 def _row_probes(probes):
-    """probes: [{network, target, expect: allowed|denied, result: ok|...}] from throwaway containers."""
-    # A probe that could not run proves nothing, whichever result was expected.
-    wrong = [
-        p
-        for p in probes or []
-        if p["result"].startswith("probe failed") or (p["result"] == "ok") != (p["expect"] == "allowed")
-    ]
+    """probes: [{network, target, expect: allowed|denied, result}] from the host's users and throwaway containers."""
+    probes = probes or []
+    problems = _probe_problems(probes)
+    refusals = sorted({p["result"] for p in probes if p["expect"] == "denied"})
     return row(
         "AIC-EGRESS-07",
-        "A container on every network reaches only the allowed destinations",
-        probes and not wrong,
-        "; ".join("{network}: {target} {result} (expected {expect})".format(**p) for p in wrong)
-        if wrong
-        else "{0} probe(s) on {1} network(s) as expected".format(len(probes), len({p["network"] for p in probes}))
+        "The host and a container on every network reach only the allowed destinations",
+        probes and not problems,
+        "; ".join(problems)
+        if problems
+        else "{0} probe(s) from {1}: every allowed destination answered, every denied one was refused ({2})".format(
+            len(probes), ", ".join(dict.fromkeys(p["network"] for p in probes)), ", ".join(refusals) or "none tried"
+        )
         if probes
         else "no probe ran",
-        "Run the egress_firewall role; a network where a denied destination answers bypasses the policy.",
+        "Run the egress_firewall role; a vantage point where a denied destination answers bypasses the policy.",
     )
 
 
@@ -382,19 +430,20 @@ def audit(state, probes=None, proxy_probes=None):
     ``state`` is what :func:`egress_probe.gather` read: ``policy`` (the artefact
     egress_firewall wrote, None when missing), ``ruleset`` (``nft -j``),
     ``resolver_text``, ``networks``, ``engine_requires``, ``firewall_active``,
-    ``boot`` (what the boot would load) and, in names mode, ``name_proxy`` (see :mod:`egress_audit_names`).
+    ``boot`` (what the boot would load), ``resolver_answers`` (what the resolver
+    answered, see :mod:`resolver_probe`) and, in names mode, ``name_proxy`` (see :mod:`egress_audit_names`).
     ``proxy_probes`` are what the explicit proxy answered (proxy mode only).
     """
     chains = chains_of(state["ruleset"])
     loaded = bool(chains)
     policy, resolver_text = state["policy"], state["resolver_text"]
-    rows = [_row_default_deny(chains, loaded), _row_management(chains, loaded)]
+    rows = [_row_default_deny(chains, policy, loaded), _row_management(chains, loaded)]
     if policy and policy.get("name_check"):
         rows.append(_row_names_mode(policy, chains, state.get("name_proxy"), loaded))
-        rows.append(_row_resolver(policy, resolver_text))
+        rows.append(_row_resolver(policy, resolver_text, state.get("resolver_answers") or []))
     elif policy:
         rows.append(_row_destinations(policy, chains, sets_of(state["ruleset"]), resolver_text, loaded))
-        rows.append(_row_resolver(policy, resolver_text))
+        rows.append(_row_resolver(policy, resolver_text, state.get("resolver_answers") or []))
     else:
         for control_id, control in (
             ("AIC-EGRESS-03", "Egress allows exactly the metering destinations"),

@@ -10,7 +10,10 @@ Docker removes when they exit.
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import shutil
+import socket
 
 from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_audit_names import proxy_user
 from ansible_collections.aicontainers.hardening.plugins.module_utils.nft_ruleset import (
@@ -27,20 +30,23 @@ NAME_PROXY_UNIT = "aicontainers-name-proxy.service"
 
 # Connects to each NAME:PORT in argv, all at once (a dropped or unresolvable
 # target costs its timeout once, not once per target), and prints one JSON
-# line per target, in argv's order.
+# line per target, in argv's order. The result names how a connection was
+# refused (see REFUSALS), so a negative shows the refusal it observed.
 PROBE_SCRIPT = """
-import json, socket, sys, threading
+import errno, json, socket, sys, threading
+NAMES = {errno.ECONNREFUSED: "refused", errno.EHOSTUNREACH: "unreachable", errno.ENETUNREACH: "no-route",
+         errno.EPERM: "dropped-locally", errno.ETIMEDOUT: "timeout"}
 def probe(target, results):
     host, port = target.rsplit(":", 1)
     try:
-        socket.create_connection((host, int(port)), timeout=3).close()
+        socket.create_connection((host.strip("[]"), int(port)), timeout=3).close()
         results[target] = "ok"
     except socket.gaierror:
         results[target] = "dns-error"
-    except ConnectionRefusedError:
-        results[target] = "refused"
+    except socket.timeout:
+        results[target] = "timeout"
     except OSError as error:
-        results[target] = type(error).__name__
+        results[target] = NAMES.get(error.errno, "error: " + str(error))
 results = {}
 threads = [threading.Thread(target=probe, args=(target, results)) for target in sys.argv[1:]]
 for thread in threads:
@@ -50,6 +56,16 @@ for thread in threads:
 for target in sys.argv[1:]:
     print(json.dumps({"target": target, "result": results[target]}), flush=True)
 """
+# How a firewall refuses a connection, as the probe sees it: a TCP reset, an
+# ICMP host-unreachable (nft's "reject with icmpx admin-prohibited"), a packet
+# dropped on the way (timeout) or, on the host itself, by its own output hook.
+# Anything else (no route from here, a name that does not resolve, a probe
+# that did not run) observed no refusal.
+REFUSALS = ("refused", "unreachable", "timeout", "dropped-locally")
+# From another host, a drop by that host's own firewall says nothing about ours.
+REMOTE_REFUSALS = ("refused", "unreachable", "timeout")
+# Each host probe runs as root and as an unprivileged user.
+HOST_USERS = ("root", "nobody")
 # Networks that attach no container to a network of its own.
 NO_NETWORK_DRIVERS = ("host", "null")
 PROBE_TIMEOUT = 60
@@ -140,6 +156,100 @@ def _name_proxy_targets(network, name_proxy_port):
     return ["{0}:{1}".format(gateway, name_proxy_port) for gateway in ipv4[:1]]
 
 
+def _results(rc, out, err, vantage, expectations):
+    seen = {line["target"]: line["result"] for line in map(lambda t: _json(t, {}), out.splitlines()) if line}
+    return [
+        {
+            "network": vantage,
+            "target": target,
+            "expect": expect,
+            "result": seen.get(target) or "probe failed: {0}".format((err or "rc {0}".format(rc)).strip()[:200]),
+        }
+        for target, expect in expectations
+    ]
+
+
+def _bounded():
+    """A prefix that ends the probe after PROBE_TIMEOUT, where coreutils' timeout exists (not on macOS)."""
+    return ["timeout", str(PROBE_TIMEOUT)] if shutil.which("timeout") else []
+
+
+def probe_here(run, python, targets):
+    """[{target, result, refusal}] for each target, tried from this host (another than the one
+    audited) as the running user; ``refusal`` says whether the result is one of REMOTE_REFUSALS."""
+    rc, out, err = run([*_bounded(), python, "-c", PROBE_SCRIPT, *targets])[:3]
+    return [
+        {"target": p["target"], "result": p["result"], "refusal": p["result"] in REMOTE_REFUSALS}
+        for p in _results(rc, out, err, "here", [(target, None) for target in targets])
+    ]
+
+
+def host_probes(run, python, allowed, denied):
+    """The host's own processes try every target, as root and as an unprivileged user."""
+    expectations = [(target, "allowed") for target in allowed] + [(target, "denied") for target in denied]
+    if not expectations:
+        return []
+    results = []
+    for user in HOST_USERS:
+        as_user = [] if user == "root" else ["setpriv", "--reuid", user, "--regid", "nogroup", "--clear-groups"]
+        argv = [*_bounded(), *as_user, python, "-c", PROBE_SCRIPT, *(t for t, _ in expectations)]
+        results.extend(_results(*run(argv)[:3], "host ({0})".format(user), expectations))
+    return results
+
+
+def _set_addresses(ruleset, name):
+    """The single addresses a live set of our table holds (``nft -j``; dnsmasq's entries carry a timeout)."""
+    for item in (ruleset or {}).get("nftables", []):
+        found = item.get("set", {})
+        if found.get("table") == "aicontainers" and found.get("name") == name:
+            elements = [e["elem"]["val"] if isinstance(e, dict) and "elem" in e else e for e in found.get("elem", [])]
+            return {e for e in elements if isinstance(e, str)}
+    return set()
+
+
+def _policy_allows(policy, ruleset, address, port):
+    """Whether a static or internal CIDR, a metering name's address now in its set, or the proxy lets
+    ``address:port`` out."""
+    for cidrs, ports in (
+        (policy.get("static_v4", []) + policy.get("static_v6", []), policy.get("static_ports", [])),
+        (policy.get("internal_v4", []) + policy.get("internal_v6", []), policy.get("internal_ports", [])),
+    ):
+        if port in ports and any(ipaddress.ip_address(address) in ipaddress.ip_network(cidr) for cidr in cidrs):
+            return True
+    for group in policy.get("domain_groups", []):
+        live = _set_addresses(ruleset, group["set_v4"]) | _set_addresses(ruleset, group["set_v6"])
+        if port in group["ports"] and address in live:
+            return True
+    proxy = policy.get("proxy") or {}
+    return address in proxy.get("v4", []) + proxy.get("v6", []) and port == proxy.get("port")
+
+
+def _target(address, port):
+    return "[{0}]:{1}".format(address, port) if ":" in address else "{0}:{1}".format(address, port)
+
+
+def resolve_first(targets):
+    """Look the names of ``NAME:PORT`` targets up through the host's resolver, which puts their
+    addresses into the firewall's sets, so that what derived_denied reads is what the probes meet."""
+    for target in targets:
+        host = target.rsplit(":", 1)[0].strip("[]")
+        try:
+            socket.getaddrinfo(host, None)
+        except (OSError, UnicodeError):
+            continue  # the probe itself reports it
+
+
+def derived_denied(policy, ruleset=None):
+    """Targets the host and every container must be refused, on a host that exists: the first
+    upstream resolver on 443 and 8443, and from containers also on 53 (only the host's resolver
+    may ask it). A port the policy allows there (a metering name may share the address) is left out."""
+    policy = policy or {}
+    upstreams = (policy.get("dns_upstreams_v4", []) + policy.get("dns_upstreams_v6", []))[:1]
+    host = [_target(a, port) for a in upstreams for port in (443, 8443) if not _policy_allows(policy, ruleset, a, port)]
+    containers = host + [_target(a, 53) for a in upstreams if not _policy_allows(policy, ruleset, a, 53)]
+    return {"host": host, "containers": containers}
+
+
 def run_probes(run, image, networks, allowed, denied, *, name_proxy_port=None):
     """A throwaway container on each network tries every target; one result per network and target.
 
@@ -173,8 +283,6 @@ def run_probes(run, image, networks, allowed, denied, *, name_proxy_port=None):
                 *(target for target, expect in expectations),
             ]
         )
-        seen = {line["target"]: line["result"] for line in map(lambda t: _json(t, {}), out.splitlines()) if line}
-        for target, expect in expectations:
-            result = seen.get(target) or "probe failed: {0}".format((err or "rc {0}".format(rc)).strip()[:200])
-            results.append({"network": network["Name"], "target": target, "expect": expect, "result": result})
+        found = _results(rc, out, err, network["Name"], expectations)
+        results.extend(dict(p, internal=True) if network.get("Internal") else p for p in found)
     return results

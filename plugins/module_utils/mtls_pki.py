@@ -46,7 +46,42 @@ def _entry(client, errors):
     return name, host, directory, normalised
 
 
-def client_plan(clients, revoked, ca_dir, client_dir, inventory_hosts):
+def _audit_clients(audit_client, revocable, errors):
+    """The audit's own clients: ``audit_client`` (authorised on /status) and,
+    when this CA revokes, ``<audit_client>-revoked``, issued and revoked at
+    once, which every frontend must refuse (playbooks/verify.yml calls with both)."""
+    if not audit_client:
+        return [], []
+    if not isinstance(audit_client, str) or not NAME.match(audit_client + "-revoked"):
+        errors.append(
+            "mtls_frontend_audit_client: {0!r} is not a client name; {1} (at most 56, the revoked twin adds "
+            "'-revoked').".format(audit_client, NAME_RULE)
+        )
+        return [], []
+    return [audit_client] + ([audit_client + "-revoked"] if revocable else []), (
+        [audit_client + "-revoked"] if revocable else []
+    )
+
+
+def _reserved(clients, revoked, audit_issued):
+    """Sentences for user clients or revocations that take the audit's names."""
+    errors = []
+    for name in (c.get("name") if isinstance(c, dict) else c for c in clients or []):
+        if name in audit_issued:
+            errors.append(
+                "mtls_frontend_clients: {0} is the audit's own client (mtls_frontend_audit_client); give your "
+                "client another name.".format(name)
+            )
+    for name in revoked or []:
+        if name in audit_issued:
+            errors.append(
+                "mtls_frontend_revoked_clients: {0} is the audit's own client (mtls_frontend_audit_client); set "
+                "mtls_frontend_audit_client to another name to replace it.".format(name)
+            )
+    return errors
+
+
+def client_plan(clients, revoked, ca_dir, client_dir, inventory_hosts, *, audit_client=None, revocable=True):
     """Where each client's key and certificate live.
 
     A client with a ``host`` gets its key made on that host, in ``dir``
@@ -54,10 +89,16 @@ def client_plan(clients, revoked, ca_dir, client_dir, inventory_hosts):
     the key never leaves it. Any other client's files are made on the
     controller, in ``<ca_dir>/clients``. The CA keeps a copy of every
     certificate it issued in ``<ca_dir>/issued`` (what a revocation lists).
+    The audit's clients (see :func:`_audit_clients`) join both lists; their
+    names are reserved.
     """
     errors = []
+    audit_issued, audit_revoked = _audit_clients(audit_client, revocable, errors)
+    errors.extend(_reserved(clients, revoked, audit_issued))
+    if errors:
+        raise PlanError(errors)
     planned, seen = [], set()
-    for client in clients or []:
+    for client in list(clients or []) + audit_issued:
         entry = _entry(client, errors)
         if entry is None:
             continue
@@ -93,10 +134,10 @@ def client_plan(clients, revoked, ca_dir, client_dir, inventory_hosts):
             }
         )
     revocations = []
-    for name in revoked or []:
+    for name in list(revoked or []) + audit_revoked:
         if not isinstance(name, str) or not NAME.match(name):
             errors.append("mtls_frontend_revoked_clients: {0!r} is not a client name; {1}.".format(name, NAME_RULE))
-        elif name in seen:
+        elif name in seen and name not in audit_revoked:
             errors.append(
                 "mtls_frontend_revoked_clients: {0} is also in mtls_frontend_clients; remove it from "
                 "mtls_frontend_clients, or its certificate would be issued again.".format(name)

@@ -68,3 +68,51 @@ def test_bad_input_is_named(clients, revoked, message):
     result = plan(clients, revoked)
     assert result["clients"] == [] and result["revoked"] == []
     assert any(message in error for error in result["errors"]), result["errors"]
+
+
+def audit_plan(clients=(), revoked=(), audit_client="aicontainers-audit", revocable=True):
+    return mtls_client_plan(
+        list(clients),
+        list(revoked),
+        "/ca",
+        "/etc/aicontainers/mtls-client",
+        HOSTS,
+        audit_client=audit_client,
+        revocable=revocable,
+    )
+
+
+def test_the_audit_client_and_its_revoked_twin_are_issued_on_the_controller_and_the_twin_revoked():
+    result = audit_plan(["app1"], ["old-app"])
+    assert result["errors"] == []
+    assert [(c["name"], c["host"], c["dir"]) for c in result["clients"]] == [
+        ("app1", None, "/ca/clients"),
+        ("aicontainers-audit", None, "/ca/clients"),
+        ("aicontainers-audit-revoked", None, "/ca/clients"),
+    ]
+    assert [r["name"] for r in result["revoked"]] == ["old-app", "aicontainers-audit-revoked"]
+    assert result["revoked"][1]["record"] == "/ca/issued/aicontainers-audit-revoked.crt"
+
+
+def test_no_revoked_twin_when_your_own_ca_revokes_and_no_audit_client_when_empty():
+    assert [c["name"] for c in audit_plan(revocable=False)["clients"]] == ["aicontainers-audit"]
+    assert audit_plan(revocable=False)["revoked"] == []
+    assert audit_plan(audit_client="")["clients"] == [] and audit_plan(audit_client="")["revoked"] == []
+
+
+@pytest.mark.parametrize(
+    "clients, revoked, audit_client, message",
+    [
+        (["aicontainers-audit"], [], "aicontainers-audit",
+         "mtls_frontend_clients: aicontainers-audit is the audit's own"),
+        ([{"name": "aicontainers-audit-revoked", "host": "client1"}], [], "aicontainers-audit",
+         "mtls_frontend_clients: aicontainers-audit-revoked is the audit's own"),
+        ([], ["aicontainers-audit"], "aicontainers-audit", "mtls_frontend_revoked_clients: aicontainers-audit is the"),
+        ([], [], "bad name;", "mtls_frontend_audit_client: 'bad name;' is not a client name"),
+        ([], [], "a" * 57, "at most 56"),
+    ],
+    ids=["client takes the name", "client takes the twin's name", "revoking the audit client", "bad name", "too long"],
+)
+def test_the_audit_clients_names_are_reserved_and_checked(clients, revoked, audit_client, message):
+    errors = audit_plan(clients, revoked, audit_client)["errors"]
+    assert len(errors) == 1 and message in errors[0]

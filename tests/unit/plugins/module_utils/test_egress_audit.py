@@ -26,11 +26,16 @@ from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_audi
     source_port_accepts,
     terminal_verdict,
 )
+from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_audit_accepts import open_accepts
 from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_probe import (
     PROBE_SCRIPT,
     boot_state,
     container_networks,
+    derived_denied,
     gather,
+    host_probes,
+    probe_here,
+    resolve_first,
     run_probes,
 )
 from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_proxy_probe import probe_proxy
@@ -54,6 +59,10 @@ PROBES = [
     {"network": "bridge", "target": "10.213.0.11:443", "expect": "denied", "result": "refused"},
 ]
 NO_PROBES = object()
+ANSWERS = [
+    {"name": "westus.api.cognitive.microsoft.com", "expect": "answered", "answer": "NOERROR"},
+    {"name": "aicontainers-audit.example.com", "expect": "refused", "answer": "REFUSED"},
+]
 
 
 def rows_by_id(probes=None, proxy_probes=None, **changes):
@@ -71,6 +80,7 @@ def rows_by_id(probes=None, proxy_probes=None, **changes):
         "engine_requires": REQUIRES,
         "firewall_active": True,
         "boot": {"checksum_ok": True, "drift": [], "error": ""},
+        "resolver_answers": ANSWERS,
     }
     state.update(changes)
     return {r["id"]: r for r in audit(state, probes, proxy_probes)}
@@ -160,7 +170,8 @@ def test_a_missing_table_fails_the_ruleset_controls():
 def test_accepting_by_source_port_alone_lets_new_connections_out(ports, named):
     ruleset = with_rules(rule("output", match(SPORT_22, ports), ACCEPT))
     rows = rows_by_id(ruleset=ruleset)
-    assert failed(rows) == ["AIC-EGRESS-02"]
+    # It also lets new connections out to any destination: AIC-EGRESS-01.
+    assert failed(rows) == ["AIC-EGRESS-01", "AIC-EGRESS-02"]
     assert named in rows["AIC-EGRESS-02"]["evidence"]
 
 
@@ -177,6 +188,84 @@ def test_accepting_by_source_port_alone_lets_new_connections_out(ports, named):
 def test_a_source_port_rule_is_safe_only_when_it_matches_replies(ct, leaks):
     ruleset = with_rules(rule("output", match(SPORT_22, 22), ct, ACCEPT))
     assert bool(source_port_accepts(chains_of(ruleset), "output")) is leaks
+
+
+DADDR = {"payload": {"protocol": "ip", "field": "daddr"}}
+DPORT = {"payload": {"protocol": "tcp", "field": "dport"}}
+ANYWHERE = {"prefix": {"addr": "0.0.0.0", "len": 0}}
+
+
+@pytest.mark.parametrize(
+    "chain, added, seen",
+    [
+        ("output", rule("output", match(DADDR, ANYWHERE), ACCEPT), "output: ip daddr 0.0.0.0/0 accept"),
+        ("container_egress", rule("container_egress", match(DADDR, ANYWHERE), ACCEPT), "ip daddr 0.0.0.0/0 accept"),
+        ("container_egress", rule("container_egress", match(DADDR, "10.213.0.10"), match(DPORT, 53), ACCEPT),
+         "ip daddr 10.213.0.10 tcp dport 53 accept"),
+        ("output", rule("output", match(DPORT, {"set": [443, 8443]}), ACCEPT), "tcp dport { 443, 8443 } accept"),
+        ("output", rule("output", match({"meta": {"key": "oifname"}}, "eth0"), ACCEPT), "meta oifname eth0 accept"),
+        ("forward", rule("forward", match({"ct": {"key": "state"}}, ["new"], "in"), ACCEPT), "ct state new accept"),
+        ("output", rule("output", match({"meta": {"key": "skuid"}}, 0), ACCEPT), "meta skuid 0 accept"),
+        ("output", rule("output", match(DADDR, "@mine"), match(DPORT, 443), ACCEPT), "ip daddr @mine tcp dport 443"),
+        ("output", rule("output", match(DADDR, "@internal_v4"), ACCEPT), "ip daddr @internal_v4 accept"),
+        ("output", rule("output", match(DADDR, "@static_v4"), match(DPORT, 22), ACCEPT), "@static_v4 tcp dport 22"),
+        ("container_egress", rule("container_egress", match(DADDR, "@dns_upstreams_v4"), match(DPORT, 53), ACCEPT),
+         "ip daddr @dns_upstreams_v4 tcp dport 53 accept"),
+        ("output", rule("output", match({"ct": {"key": "status"}}, "dnat", "in"), ACCEPT), "ct status dnat accept"),
+        ("forward", rule("forward", match({"meta": {"key": "oifname"}}, "br-*"), ACCEPT), "meta oifname br-* accept"),
+        ("forward", rule("forward", match({"fib": {"result": "oif", "flags": ["daddr", "iif"]}}, False), ACCEPT),
+         "fib daddr . iif oif False accept"),
+        ("output", rule("output", match({"payload": {"protocol": "icmpv6", "field": "type"}}, {"range": [128, 255]}),
+                        ACCEPT), "icmpv6 type 128-255 accept"),
+        ("output", rule("output", {"vmap": {"key": {"meta": {"key": "l4proto"}},
+                                            "data": {"set": [["tcp", {"accept": None}], ["udp", {"drop": None}]]}}}),
+         "output: vmap"),
+        ("container_egress", rule("container_egress", {"queue": {"num": 0, "flags": ["bypass"]}}), "container_egress"),
+    ],
+    ids=["anywhere from the host", "anywhere from containers", "the upstream resolver from containers",
+         "a port to any address", "an uplink", "new forwarded connections", "a uid outside names mode",
+         "a set the policy does not fill", "a policy set on any port", "a policy set on another port",
+         "the upstream resolver from containers by its set", "dnat flows from the host", "a bridge as a way out",
+         "fib missing", "a range of icmpv6 types", "a verdict map", "a queue with bypass"],
+)
+def test_an_accept_rule_with_a_match_that_bounds_no_destination_fails_default_deny(chain, added, seen):
+    rows = rows_by_id(ruleset=with_rules(added))
+    assert failed(rows) == ["AIC-EGRESS-01"]
+    assert seen in rows["AIC-EGRESS-01"]["evidence"]
+    assert "accepted whatever the destination" in rows["AIC-EGRESS-01"]["evidence"]
+
+
+def test_a_jump_under_a_bounding_match_bounds_the_chain_it_enters_and_an_unbounded_one_does_not():
+    entry = {"chain": {"family": "inet", "table": "aicontainers", "name": "extra", "hook": None}}
+    inside = rule("extra", ACCEPT)
+    bounded = with_rules(rule("output", match(DADDR, "@static_v4"), match(DPORT, 443), {"jump": {"target": "extra"}}))
+    bounded["nftables"] += [entry, inside]
+    assert failed(rows_by_id(ruleset=bounded)) == []
+    unbounded = with_rules(rule("output", match(DPORT, 443), {"jump": {"target": "extra"}}))
+    unbounded["nftables"] += [entry, inside]
+    assert "output: tcp dport 443 jump extra" not in rows_by_id(ruleset=unbounded)["AIC-EGRESS-01"]["evidence"]
+    assert "extra: accept" in rows_by_id(ruleset=unbounded)["AIC-EGRESS-01"]["evidence"]
+
+
+def test_without_a_policy_default_deny_is_unverified_not_passed():
+    rows = rows_by_id(policy=None, ruleset=with_rules(rule("output", match(DADDR, ANYWHERE), ACCEPT)))
+    assert not rows["AIC-EGRESS-01"]["passed"]
+    assert "unverified: no policy" in rows["AIC-EGRESS-01"]["evidence"]
+
+
+def test_the_proxy_address_bounds_only_its_own_port():
+    proxy_policy = dict(POLICY, proxy={"v4": ["10.213.0.40"], "v6": [], "port": 3128})
+    chains = chains_of(with_rules(rule("output", match(DADDR, "10.213.0.40"), match(DPORT, 3128), ACCEPT)))
+    assert open_accepts(chains, proxy_policy) == []
+    chains = chains_of(with_rules(rule("output", match(DADDR, "10.213.0.40"), match(DPORT, 22), ACCEPT)))
+    assert open_accepts(chains, proxy_policy) == ["output: ip daddr 10.213.0.40 tcp dport 22 accept"]
+
+
+def test_the_hardened_tables_accept_rules_are_all_bounded():
+    for fixture in ("egress", "egress_frontends", "egress_names"):
+        ruleset = json.loads((FIXTURES / (fixture + "_ruleset.json")).read_text())
+        policy = json.loads((FIXTURES / (fixture + "_policy.json")).read_text())
+        assert open_accepts(chains_of(ruleset), policy) == [], fixture
 
 
 def drop_items(predicate):
@@ -228,7 +317,8 @@ def test_a_missing_resolver_file_fails_the_dns_and_destination_controls():
 
 def test_without_the_policy_artefact_the_policy_controls_fail_and_the_rest_still_judge():
     rows = rows_by_id(policy=None)
-    assert failed(rows) == ["AIC-EGRESS-03", "AIC-EGRESS-04"]
+    # Default deny too: its accept rules have nothing to be judged by.
+    assert failed(rows) == ["AIC-EGRESS-01", "AIC-EGRESS-03", "AIC-EGRESS-04"]
 
 
 def test_resolver_lines_ignore_comments_and_read_every_value():
@@ -397,7 +487,98 @@ def test_an_internal_network_is_only_probed_with_the_denied_targets():
     probes = run_probes(
         host, "probe:1", [{"Name": "back", "Driver": "bridge", "Internal": True}], ["a.example:443"], ["10.0.0.1:443"]
     )
-    assert probes == [{"network": "back", "target": "10.0.0.1:443", "expect": "denied", "result": "refused"}]
+    assert probes == [
+        {"network": "back", "target": "10.0.0.1:443", "expect": "denied", "result": "refused", "internal": True}
+    ]
+    # Its negatives need no positive control: nothing outside may answer there.
+    assert failed(rows_by_id(probes=PROBES + probes)) == []
+
+
+@pytest.mark.parametrize(
+    "result, passes",
+    [("refused", True), ("unreachable", True), ("timeout", True), ("dropped-locally", True),
+     ("ok", False), ("no-route", False), ("dns-error", False), ("error: Address family not supported", False),
+     ("probe failed: rc 125", False)],
+)
+def test_a_denied_target_passes_only_when_its_refusal_is_observed(result, passes):
+    rows = rows_by_id(probes=[PROBES[0], dict(PROBES[1], result=result)])
+    assert failed(rows) == ([] if passes else ["AIC-EGRESS-07"])
+    if not passes and result != "ok":
+        assert "unverified: no refusal observed" in rows["AIC-EGRESS-07"]["evidence"]
+
+
+def test_a_vantage_point_with_positives_only_is_unverified():
+    rows = rows_by_id(probes=[*PROBES, dict(PROBES[0], network="host (root)")])
+    assert failed(rows) == ["AIC-EGRESS-07"]
+    assert "host (root): unverified, no denied destination was tried" in rows["AIC-EGRESS-07"]["evidence"]
+
+
+def test_a_vantage_point_with_negatives_only_is_unverified():
+    only_denied = [dict(PROBES[1], network="host (nobody)")]
+    rows = rows_by_id(probes=PROBES + only_denied)
+    assert failed(rows) == ["AIC-EGRESS-07"]
+    assert "host (nobody): unverified, no allowed destination was tried" in rows["AIC-EGRESS-07"]["evidence"]
+
+
+def test_an_allowed_target_that_does_not_answer_fails_the_probe_row():
+    rows = rows_by_id(probes=[dict(PROBES[0], result="timeout"), PROBES[1]])
+    assert failed(rows) == ["AIC-EGRESS-07"]
+    assert "timeout (expected to answer)" in rows["AIC-EGRESS-07"]["evidence"]
+
+
+def test_host_probes_run_as_root_and_as_nobody_with_the_given_python():
+    line = "\n".join(json.dumps({"target": t, "result": r}) for t, r in (("a:443", "ok"), ("b:443", "refused")))
+    host = FakeHost({"timeout": (0, line, "")})
+    probes = host_probes(host, "/usr/bin/python3", ["a:443"], ["b:443"])
+    assert [p["network"] for p in probes] == ["host (root)"] * 2 + ["host (nobody)"] * 2
+    assert host.ran[0][2:4] == ["/usr/bin/python3", "-c"]
+    setpriv = ["setpriv", "--reuid", "nobody", "--regid", "nogroup", "--clear-groups"]
+    assert host.ran[1][2:9] == [*setpriv, "/usr/bin/python3"]
+    assert probes[1] == {"network": "host (root)", "target": "b:443", "expect": "denied", "result": "refused"}
+    assert host_probes(host, "python3", [], []) == []
+
+
+def test_the_derived_denied_targets_are_the_upstream_resolver_unless_the_policy_allows_it():
+    assert derived_denied(POLICY) == {
+        "host": ["10.213.0.10:443", "10.213.0.10:8443"],
+        "containers": ["10.213.0.10:443", "10.213.0.10:8443", "10.213.0.10:53"],
+    }
+    allowing = dict(POLICY, static_v4=["10.213.0.0/24"], static_ports=[443])
+    assert derived_denied(allowing) == {
+        "host": ["10.213.0.10:8443"],
+        "containers": ["10.213.0.10:8443", "10.213.0.10:53"],
+    }
+    assert derived_denied(dict(POLICY, dns_upstreams_v4=[], dns_upstreams_v6=["fd00:53::53"]))["host"] == [
+        "[fd00:53::53]:443",
+        "[fd00:53::53]:8443",
+    ]
+    assert derived_denied(None) == {"host": [], "containers": []}
+
+
+def test_a_metering_address_in_its_live_set_is_no_derived_target_on_the_metering_port():
+    ruleset = copy.deepcopy(RULESET)
+    for item in ruleset["nftables"]:
+        if item.get("set", {}).get("name") == "domains0_v4":
+            item["set"]["elem"] = [{"elem": {"val": "10.213.0.10", "timeout": 3600, "expires": 3500}}]
+    assert derived_denied(POLICY, ruleset)["host"] == ["10.213.0.10:8443"]
+
+
+@pytest.mark.parametrize(
+    "answers, evidence",
+    [
+        ([dict(ANSWERS[0], answer="no answer (timed out)"), dict(ANSWERS[1], answer="no answer (timed out)")],
+         "westus.api.cognitive.microsoft.com (allowed) got no answer (timed out)"),
+        ([ANSWERS[0], dict(ANSWERS[1], answer="NOERROR")], "aicontainers-audit.example.com (not allowed) got NOERROR"),
+        ([dict(ANSWERS[0], answer="SERVFAIL"), ANSWERS[1]], "(allowed) got SERVFAIL"),
+        ([ANSWERS[1]], "unverified: no allowed name was asked"),
+        ([], "unverified: no allowed name was asked"),
+    ],
+    ids=["resolver stopped", "forwards every name", "upstream unreachable", "no positive control", "not asked"],
+)
+def test_the_resolver_row_judges_the_resolvers_answers(answers, evidence):
+    rows = rows_by_id(resolver_answers=answers)
+    assert failed(rows) == ["AIC-EGRESS-04"]
+    assert evidence in rows["AIC-EGRESS-04"]["evidence"]
 
 
 def test_in_names_mode_each_network_must_reach_the_name_proxy_on_its_own_gateway():
@@ -491,3 +672,33 @@ def test_the_proxy_is_asked_for_a_refused_name_and_for_an_allowed_name_with_a_re
         ("evil.example", "denied"),
         ("evil.example", "denied"),
     ]
+
+
+def test_probe_here_tries_the_targets_from_this_host_with_the_given_python():
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def run(argv):
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
+        return done.returncode, done.stdout, done.stderr
+
+    try:
+        results = probe_here(run, sys.executable, ["127.0.0.1:{0}".format(port), "no-such-name.invalid:443"])
+    finally:
+        listener.close()
+    assert results == [
+        {"target": "127.0.0.1:{0}".format(port), "result": "ok", "refusal": False},
+        {"target": "no-such-name.invalid:443", "result": "dns-error", "refusal": False},
+    ]
+    assert probe_here(lambda argv: (127, "", "python3: not found"), "python3", ["a:1"]) == [
+        {"target": "a:1", "result": "probe failed: python3: not found", "refusal": False}
+    ]
+    timed_out = json.dumps({"target": "a:1", "result": "timeout"})
+    assert probe_here(lambda argv: (0, timed_out, ""), "python3", ["a:1"])[0]["refusal"] is True
+    # From another host, its own firewall's drop says nothing about the host audited.
+    dropped = json.dumps({"target": "a:1", "result": "dropped-locally"})
+    assert probe_here(lambda argv: (0, dropped, ""), "python3", ["a:1"])[0]["refusal"] is False
+
+
+def test_resolve_first_looks_names_up_and_skips_what_does_not_resolve():
+    resolve_first(["localhost:443", "no-such-name.invalid:443", "[::1]:5000", "a" * 300 + ":1"])
