@@ -192,7 +192,7 @@ def host_probes(run, python, allowed, denied):
     results = []
     for user in HOST_USERS:
         as_user = [] if user == "root" else ["setpriv", "--reuid", user, "--regid", "nogroup", "--clear-groups"]
-        argv = [*_bounded(), *as_user, python, "-c", PROBE_SCRIPT, *(t for t, _ in expectations)]
+        argv = [*_bounded(), *as_user, python, "-c", PROBE_SCRIPT, *(target for target, _expect in expectations)]
         results.extend(_results(*run(argv)[:3], "host ({0})".format(user), expectations))
     return results
 

@@ -51,7 +51,7 @@ def fixture_resolver():
                 packet, peer = sock.recvfrom(4096)
             except OSError:
                 return
-            code = 5 if DENIED_NAMES[0].split(".")[0].encode() in packet else 0
+            code = 5 if DENIED_NAMES[0].split(".", maxsplit=1)[0].encode() in packet else 0
             sock.sendto(packet[:2] + struct.pack("!H", 0x8180 | code) + packet[4:], peer)
 
     threading.Thread(target=serve, daemon=True).start()
