@@ -130,8 +130,13 @@ def boot_state(run, live_listing, path=BOOT_RULESET):
     return {"checksum_ok": checksum_ok, "drift": drift(live, scratch_result(out)[0]), "error": ""}
 
 
+def live_ruleset(run):
+    """(rc, text) of ``nft -j list table inet aicontainers``, the table as the kernel has it now."""
+    return run(["nft", "-j", "list", "table", "inet", "aicontainers"])[:2]
+
+
 def gather(run, policy_path, resolver_conf, name_proxy_conf=NAME_PROXY_CONF):
-    rc, ruleset = run(["nft", "-j", "list", "table", "inet", "aicontainers"])[:2]
+    rc, ruleset = live_ruleset(run)
     requires = run(["systemctl", "show", "--property", "Requires", "--value", "docker.service"])[1]
     active_rc = run(["systemctl", "is-active", "--quiet", "aicontainers-firewall.service"])[0]
     policy_text = _read(policy_path)
@@ -197,17 +202,14 @@ def host_probes(run, python, allowed, denied):
     return results
 
 
-def _set_addresses(ruleset, name):
-    """The single addresses a live set of our table holds (``nft -j``; dnsmasq's entries carry a timeout)."""
-    for item in (ruleset or {}).get("nftables", []):
-        found = item.get("set", {})
-        if found.get("table") == "aicontainers" and found.get("name") == name:
-            elements = [e["elem"]["val"] if isinstance(e, dict) and "elem" in e else e for e in found.get("elem", [])]
-            return {e for e in elements if isinstance(e, str)}
-    return set()
+def _set_addresses(live_set):
+    """The single addresses a live set holds (``nft -j``; dnsmasq's entries carry a timeout)."""
+    elements = (live_set or {}).get("elem", [])
+    values = [e["elem"]["val"] if isinstance(e, dict) and "elem" in e else e for e in elements]
+    return {value for value in values if isinstance(value, str)}
 
 
-def _policy_allows(policy, ruleset, address, port):
+def _policy_allows(policy, sets, address, port):
     """Whether a static or internal CIDR, a metering name's address now in its set, or the proxy lets
     ``address:port`` out."""
     for cidrs, ports in (
@@ -217,7 +219,7 @@ def _policy_allows(policy, ruleset, address, port):
         if port in ports and any(ipaddress.ip_address(address) in ipaddress.ip_network(cidr) for cidr in cidrs):
             return True
     for group in policy.get("domain_groups", []):
-        live = _set_addresses(ruleset, group["set_v4"]) | _set_addresses(ruleset, group["set_v6"])
+        live = _set_addresses(sets.get(group["set_v4"])) | _set_addresses(sets.get(group["set_v6"]))
         if port in group["ports"] and address in live:
             return True
     proxy = policy.get("proxy") or {}
@@ -239,14 +241,15 @@ def resolve_first(targets):
             continue  # the probe itself reports it
 
 
-def derived_denied(policy, ruleset=None):
+def derived_denied(policy, sets=None):
     """Targets the host and every container must be refused, on a host that exists: the first
     upstream resolver on 443 and 8443, and from containers also on 53 (only the host's resolver
-    may ask it). A port the policy allows there (a metering name may share the address) is left out."""
-    policy = policy or {}
+    may ask it). A port the policy allows there (a metering name may share the address, so ``sets``,
+    the live sets by name as egress_audit.sets_of reads them, count) is left out."""
+    policy, sets = policy or {}, sets or {}
     upstreams = (policy.get("dns_upstreams_v4", []) + policy.get("dns_upstreams_v6", []))[:1]
-    host = [_target(a, port) for a in upstreams for port in (443, 8443) if not _policy_allows(policy, ruleset, a, port)]
-    containers = host + [_target(a, 53) for a in upstreams if not _policy_allows(policy, ruleset, a, 53)]
+    host = [_target(a, port) for a in upstreams for port in (443, 8443) if not _policy_allows(policy, sets, a, port)]
+    containers = host + [_target(a, 53) for a in upstreams if not _policy_allows(policy, sets, a, 53)]
     return {"host": host, "containers": containers}
 
 

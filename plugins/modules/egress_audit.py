@@ -185,11 +185,12 @@ import sys
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_audit import audit, proxy_address
+from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_audit import audit, proxy_address, sets_of
 from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_probe import (
     derived_denied,
     gather,
     host_probes,
+    live_ruleset,
     resolve_first,
     run_probes,
 )
@@ -221,8 +222,8 @@ def main():
     name_proxy_port = (policy.get("name_check") or {}).get("port")
     # The allowed names first: a metering name may share an address with the upstream resolver.
     resolve_first(params["probe_allowed"] + (params["host_probe_allowed"] or []))
-    rc, live = module.run_command(["nft", "-j", "list", "table", "inet", "aicontainers"])[:2]
-    derived = derived_denied(policy, module.from_json(live) if rc == 0 and live else state["ruleset"])
+    rc, live = live_ruleset(module.run_command)
+    derived = derived_denied(policy, sets_of(module.from_json(live) if rc == 0 and live else state["ruleset"]))
     probes = None
     if params["probe_image"]:
         probes = run_probes(

@@ -23,6 +23,7 @@ from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_audi
     audit,
     chains_of,
     resolver_lines,
+    sets_of,
     source_port_accepts,
     terminal_verdict,
 )
@@ -560,7 +561,7 @@ def test_a_metering_address_in_its_live_set_is_no_derived_target_on_the_metering
     for item in ruleset["nftables"]:
         if item.get("set", {}).get("name") == "domains0_v4":
             item["set"]["elem"] = [{"elem": {"val": "10.213.0.10", "timeout": 3600, "expires": 3500}}]
-    assert derived_denied(POLICY, ruleset)["host"] == ["10.213.0.10:8443"]
+    assert derived_denied(POLICY, sets_of(ruleset))["host"] == ["10.213.0.10:8443"]
 
 
 @pytest.mark.parametrize(
