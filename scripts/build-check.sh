@@ -37,9 +37,17 @@ core ansible-galaxy collection install --offline -p "$out/installed" "$tarball" 
     >"$out/install.log" 2>&1 || { cat "$out/install.log" >&2; fail "offline install from tarballs failed"; }
 installed="$out/installed/ansible_collections/aicontainers/hardening"
 test -f "$installed/MANIFEST.json"
-for kept_out in tests/lab molecule .venv .cache; do
+for kept_out in tests/lab molecule .venv .cache .ansible .ansible-lint-ignore .benchmarks bench scripts; do
     [ ! -e "$installed/$kept_out" ] || fail "$kept_out must not ship in the collection tarball"
 done
+
+# A user who lints the installed collection (ansible-lint's production
+# profile, with none of our development configuration) sees no violation.
+lint=$PWD/.venv/bin/ansible-lint
+(cd "$installed" && env XDG_CACHE_HOME="$out/xdg" ANSIBLE_HOME="$out/lint-home" \
+    ANSIBLE_COLLECTIONS_PATH="$out/installed" NO_COLOR=1 \
+    "$lint" --offline --profile production -f pep8 >"$out/lint.log" 2>&1) \
+    || { cat "$out/lint.log" >&2; fail "ansible-lint (production) fails on the collection as installed"; }
 
 # Every playbook loads with only what was installed: each module, filter and
 # role it names resolves (a missing collection fails here).

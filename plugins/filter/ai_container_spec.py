@@ -1,35 +1,14 @@
 # Copyright: aicontainers.hardening contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
+"""Filters that validate the ai_container role's variables.
+
+This file holds more than one filter, so each has its documentation in a YAML file
+named after it beside this one (ai_container_spec.yml, ai_container_published_ports.yml), which is how
+ansible-doc finds the documentation of filters that share a file.
+"""
+
 from __future__ import annotations
-
-DOCUMENTATION = r"""
-name: ai_container_spec
-short_description: Validate the ai_container role's variables and plan its replicas
-version_added: 0.1.0
-description:
-  - Takes a dictionary of C(ai_container_*) variables and returns the replicas to deploy,
-    or C(errors), one sentence per problem naming the variable.
-options:
-  _input:
-    description: The C(ai_container_*) variables, as a dictionary.
-    type: dict
-    required: true
-"""
-
-EXAMPLES = r"""
-- name: Plan the replicas
-  ansible.builtin.set_fact:
-    plan: "{{ {'ai_container_eula': 'accept'} | aicontainers.hardening.ai_container_spec }}"
-"""
-
-RETURN = r"""
-_value:
-  description:
-    - C(replicas), C(billing), C(resources), C(kind), C(network), C(request_limits) (the largest body and the
-      longest call one replica takes) and C(errors) (empty when valid).
-  type: dict
-"""
 
 from ansible.errors import AnsibleFilterError
 

@@ -1,40 +1,15 @@
 # Copyright: aicontainers.hardening contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
+"""Filters that build and check the egress_firewall role's policy.
+
+This file holds three filters, so each has its documentation in a YAML file
+named after it beside this one (egress_policy.yml, egress_name_proxy_conf.yml,
+egress_unfiltered_networks.yml), which is how ansible-doc finds the
+documentation of filters that share a file.
+"""
+
 from __future__ import annotations
-
-DOCUMENTATION = r"""
-name: egress_policy
-short_description: Validate and normalise the egress_firewall role's variables
-version_added: 0.1.0
-description:
-  - Takes a dictionary of C(egress_firewall_*) variables and returns the policy the
-    role's templates render, or C(errors), one sentence per problem naming the variable.
-options:
-  _input:
-    description: The C(egress_firewall_*) variables, as a dictionary.
-    type: dict
-    required: true
-  table:
-    description: Name of the nftables table the policy's sets live in.
-    type: str
-    default: aicontainers
-"""
-
-EXAMPLES = r"""
-- name: Stop on the first bad variable
-  vars:
-    policy: "{{ {'egress_firewall_dns_upstreams': ['192.0.2.53']} | aicontainers.hardening.egress_policy }}"
-  ansible.builtin.assert:
-    that: policy.errors | length == 0
-    fail_msg: "{{ policy.errors | first | default('') }}"
-"""
-
-RETURN = r"""
-_value:
-  description: The normalised policy, with C(errors) empty when the variables are valid.
-  type: dict
-"""
 
 from ansible_collections.aicontainers.hardening.plugins.module_utils.container_networks import (
     unfiltered_network_errors,
@@ -47,9 +22,9 @@ from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_poli
 )
 
 
-def egress_policy(options, table="aicontainers"):
+def egress_policy(options, table="aicontainers", links=None, kernel=None):
     try:
-        policy = build_policy(dict(options or {}), table=table)
+        policy = build_policy(dict(options or {}), table=table, links=links, kernel=kernel)
     except PolicyError as error:
         return {"errors": error.errors}
     policy["errors"] = []

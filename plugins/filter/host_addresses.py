@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: host_addresses
 short_description: The addresses a host reaches other hosts from
-version_added: 0.3.0
+version_added: 0.1.0
 description:
   - Takes a host's gathered facts (C(ansible_facts), with the C(network) subset) and returns the IPv4
     addresses and global IPv6 addresses of its interfaces, leaving out loopback and bridges (C(docker0),

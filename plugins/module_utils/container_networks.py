@@ -4,9 +4,10 @@
 
 A macvlan or ipvlan network puts its containers straight onto the parent
 interface's LAN: their packets leave without crossing the host's forward or
-output hooks, so no nftables rule of ours can filter them. The egress_firewall
-role refuses to run while such a network exists (unless the user accepts it by
-name), and the audit reports them either way.
+output hooks, so no rule of the inet table can filter them; the uplink guard
+(uplink_guard.py) drops them instead. The egress_firewall role refuses to run
+while such a network exists (unless the user accepts it by name, which turns
+the guard off), and the audit reports them either way.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def unfiltered_network_errors(networks, accepted):
     if not refused:
         return []
     return [
-        "Docker network(s) {0} send their containers' traffic straight onto the LAN, where this host's "
-        "firewall cannot filter it; remove them, or list them in {1} to accept that their egress is "
-        "not filtered.".format(describe(networks, refused), ACCEPT_VARIABLE)
+        "Docker network(s) {0} put their containers straight onto the LAN, past this host's forward and "
+        "output rules (the uplink guard drops all they send); remove them, or list them in {1} to accept "
+        "that their egress is not filtered.".format(describe(networks, refused), ACCEPT_VARIABLE)
     ]

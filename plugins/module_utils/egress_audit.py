@@ -14,17 +14,22 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.aicontainers.hardening.plugins.module_utils import uplink_guard
 from ansible_collections.aicontainers.hardening.plugins.module_utils.container_networks import (
     describe,
     unfilterable,
 )
-from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_audit_accepts import open_accepts
+from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_audit_accepts import (
+    DEFAULT_BRIDGES,
+    open_accepts,
+)
 from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_audit_frontends import guard_problems
 from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_audit_names import names_problems
 from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_probe import REFUSALS
 from ansible_collections.aicontainers.hardening.plugins.module_utils.resolver_probe import ANSWERED
 
 FIREWALL_UNIT = "aicontainers-firewall.service"
+GUARD_UNIT = "aicontainers-uplink-guard.service"
 # Statements that only act (count, log, mark) and never decide whether a rule applies.
 ACTIONS = {"counter", "log", "mangle", "accept", "drop", "reject", "jump", "goto", "return", "queue"}
 VERDICTS = ("accept", "drop", "reject")
@@ -293,42 +298,85 @@ def _row_resolver(policy, resolver_text, answers):
     )
 
 
-def _row_networks(networks):
+def _unguarded(policy, uplinks):
+    """Sentences for the uplinks the live guard does not cover (module_utils/uplink_guard.py),
+    or [] when it covers each; None when the policy wants no guard."""
+    wanted = (policy or {}).get("uplink_guard")
+    if not wanted:
+        return None
+    if uplinks.get("links") is None:
+        return ["the host's links could not be read (ip -j -d link show)"]
+    found = uplink_guard.uplinks(uplinks["links"], policy.get("container_interfaces") or DEFAULT_BRIDGES)
+    guarded = uplink_guard.guarded_devices(uplinks.get("guard", []), uplinks.get("listing", ""))
+    return [
+        "{0} has no uplink guard (a macvlan or ipvlan child on it reaches any address)".format(name)
+        for name in found
+        if name not in guarded
+    ]
+
+
+def _row_networks(networks, policy=None, uplinks=None):
     names = unfilterable(networks)
+    unguarded = _unguarded(policy, uplinks or {})
     listed = ", ".join("{0} ({1})".format(n.get("Name"), n.get("Driver")) for n in networks) or "none"
+    found = ["unfiltered: {0}".format(describe(networks, names))] if names else []
+    if unguarded is None:
+        guard = "the uplink guard is off by policy"
+    else:
+        found += unguarded
+        guard = "every uplink guarded"
     return row(
         "AIC-EGRESS-05",
         "Every container network is filtered by the host",
-        not names,
-        "unfiltered: {0}".format(describe(networks, names)) if names else "container networks: {0}".format(listed),
-        "Remove macvlan and ipvlan networks: their containers' traffic never crosses this host's firewall.",
+        not found,
+        "; ".join(found) if found else "container networks: {0}; {1}".format(listed, guard),
+        "Remove macvlan and ipvlan networks, and run the egress_firewall role: it guards every uplink, so that "
+        "what the host's firewall did not judge never leaves.",
     )
 
 
-def _row_boot(engine_requires, firewall_active, boot):
+def _boot_sentence(boot, what):
+    if boot["drift"] is None:
+        return "the persisted {0} does not load ({1})".format(what, boot["error"])
+    if boot["drift"]:
+        return "the persisted {0} differs from the live one: {1}".format(what, "; ".join(boot["drift"]))
+    return "the persisted {0} loads what is live".format(what)
+
+
+def _boot_ok(boot):
+    return boot["checksum_ok"] and boot["drift"] == []
+
+
+def _row_boot(engine_requires, firewall_active, boot, boot_uplinks=None):
     """The engine needs the firewall unit, which runs, and what that unit
-    loads at boot (``boot``: see egress_probe.boot_state) is the live table."""
+    loads at boot (``boot``, and ``boot_uplinks`` for the uplink guard when the
+    policy has one: see egress_probe.boot_state) is what is live."""
     requires = FIREWALL_UNIT in (engine_requires or "").split()
     boot = boot or {"checksum_ok": False, "drift": None, "error": "not checked"}
-    if boot["drift"] is None:
-        loads = "the persisted table does not load ({0})".format(boot["error"])
-    elif boot["drift"]:
-        loads = "the persisted table differs from the live one: {0}".format("; ".join(boot["drift"]))
-    else:
-        loads = "the persisted table loads what is live"
+    evidence = "docker.service {0} {1}; {1} is {2}; {3}; {4}".format(
+        "requires" if requires else "does not require",
+        FIREWALL_UNIT,
+        "active" if firewall_active else "not active",
+        "its checksum matches" if boot["checksum_ok"] else "its checksum does not match (the unit refuses it)",
+        _boot_sentence(boot, "table"),
+    )
+    passed = requires and firewall_active and _boot_ok(boot)
+    if boot_uplinks is not None:
+        guard_required = GUARD_UNIT in (engine_requires or "").split()
+        evidence += "; docker.service {0} {1}: {2}, {3}".format(
+            "requires" if guard_required else "does not require",
+            GUARD_UNIT,
+            "its checksum matches" if boot_uplinks["checksum_ok"] else "its checksum does not match",
+            _boot_sentence(boot_uplinks, "guard"),
+        )
+        passed = passed and guard_required and _boot_ok(boot_uplinks)
     return row(
         "AIC-EGRESS-06",
         "No container engine starts without the firewall",
-        requires and firewall_active and boot["checksum_ok"] and boot["drift"] == [],
-        "docker.service {0} {1}; {1} is {2}; {3}; {4}".format(
-            "requires" if requires else "does not require",
-            FIREWALL_UNIT,
-            "active" if firewall_active else "not active",
-            "its checksum matches" if boot["checksum_ok"] else "its checksum does not match (the unit refuses it)",
-            loads,
-        ),
+        passed,
+        evidence,
         "Run the egress_firewall role: it makes docker.service require aicontainers-firewall.service and writes the "
-        "table that unit loads at boot, with its checksum.",
+        "table (and the uplink guard) that unit loads at boot, with their checksums.",
     )
 
 
@@ -458,8 +506,10 @@ def audit(state, probes=None, proxy_probes=None):
                     "Run the egress_firewall role; it writes the intended policy there.",
                 )
             )
-    rows.append(_row_networks(state["networks"]))
-    rows.append(_row_boot(state["engine_requires"], state["firewall_active"], state.get("boot")))
+    rows.append(_row_networks(state["networks"], policy, state.get("uplinks")))
+    rows.append(
+        _row_boot(state["engine_requires"], state["firewall_active"], state.get("boot"), state.get("boot_uplinks"))
+    )
     if probes is not None:
         rows.append(_row_probes(probes))
     if policy and policy.get("proxy") and not policy.get("name_check"):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from ansible_collections.aicontainers.hardening.plugins.module_utils import _metering
+from ansible_collections.aicontainers.hardening.plugins.module_utils import _metering, uplink_guard
 from ansible_collections.aicontainers.hardening.plugins.module_utils import config_grammar as grammar
 
 SCOPES = ("drop", "accept", "off")
@@ -73,6 +73,7 @@ RENDERED = {
     "egress_firewall_confirm_timeout": "whole seconds 0-86400 (nft_ruleset's rollback watchdog)",
     "egress_firewall_reject": "a boolean (nft reject or drop)",
     "egress_firewall_log_denied": "a boolean (nft log rule)",
+    "egress_firewall_uplink_guard": "a boolean (nft netdev table); the uplinks' names are checked too",
 }
 
 
@@ -388,8 +389,25 @@ def _rendered_settings(options, errors):
     return settings
 
 
-def build_policy(options, table="aicontainers"):
-    """Return the normalised policy, or raise PolicyError listing every problem."""
+def _uplink_guard(options, policy, links, kernel, errors):
+    """The uplinks to guard and the mark of the host's own packets (module_utils/uplink_guard.py),
+    or None: switched off, containers not filtered, a macvlan/ipvlan network accepted as
+    unfiltered, or no links read (``links`` None)."""
+    wanted = _boolean("egress_firewall_uplink_guard", options.get("egress_firewall_uplink_guard", True), errors)
+    if not wanted or links is None or policy["container_scope"] != "drop" or policy["unfiltered_networks_accepted"]:
+        return None
+    errors.extend(uplink_guard.kernel_errors(kernel))
+    found = uplink_guard.uplinks(links, policy["container_interfaces"])
+    errors.extend(uplink_guard.guard_errors(found))
+    return {"uplinks": found} if found else None
+
+
+def build_policy(options, table="aicontainers", links=None, kernel=None):
+    """Return the normalised policy, or raise PolicyError listing every problem.
+
+    ``links`` is the host's ``ip -j -d link show``, from which the uplink guard takes its uplinks,
+    and ``kernel`` its ``uname -r`` (the guard needs Linux 5.16 or later).
+    """
     errors = []
     policy = {
         "table": table,
@@ -440,6 +458,8 @@ def build_policy(options, table="aicontainers"):
     )
     policy["container_interfaces"] = _container_interfaces(options, errors)
     policy.update(_rendered_settings(options, errors))
+    policy["host_stack_mark"] = uplink_guard.HOST_STACK_MARK
+    policy["uplink_guard"] = _uplink_guard(options, policy, links, kernel, errors)
     if errors:
         raise PolicyError(errors)
     return policy

@@ -18,6 +18,7 @@ import socket
 from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_audit_names import proxy_user
 from ansible_collections.aicontainers.hardening.plugins.module_utils.nft_ruleset import (
     drift,
+    hook_devices,
     scratch_command,
     scratch_result,
     table_state,
@@ -26,6 +27,7 @@ from ansible_collections.aicontainers.hardening.plugins.module_utils.nft_ruleset
 NAME_PROXY_CONF = "/etc/aicontainers/name-proxy.conf"
 # What aicontainers-firewall.service loads at boot, and its checksum.
 BOOT_RULESET = "/etc/aicontainers/firewall.nft"
+UPLINKS_RULESET = "/etc/aicontainers/uplinks.nft"
 NAME_PROXY_UNIT = "aicontainers-name-proxy.service"
 
 # Connects to each NAME:PORT in argv, all at once (a dropped or unresolvable
@@ -116,16 +118,17 @@ def name_proxy_state(run, conf_path):
     }
 
 
-def boot_state(run, live_listing, path=BOOT_RULESET):
+def boot_state(run, live_listing, path=BOOT_RULESET, family="inet"):
     """What the boot would load: whether the persisted file matches its
     checksum (the unit refuses it otherwise), and how the table it loads, in
     a scratch network namespace, differs from the live one (drift sentences;
     None with ``error`` when it does not load)."""
     checksum_ok = run(["sha256sum", "--quiet", "--check", path + ".sha256"])[0] == 0
-    rc, out, err = run(scratch_command("nft", "inet", "aicontainers", path))[:3]
+    devices = hook_devices(_read(path)) if family == "netdev" else ()
+    rc, out, err = run(scratch_command("nft", family, "aicontainers", path, devices=devices))[:3]
     if rc != 0:
         return {"checksum_ok": checksum_ok, "drift": None, "error": (err or "").strip()[:300] or "no file"}
-    text = run(["nft", "-s", "list", "table", "inet", "aicontainers"])[1] if live_listing else None
+    text = run(["nft", "-s", "list", "table", family, "aicontainers"])[1] if live_listing else None
     live = table_state(live_listing, text)
     return {"checksum_ok": checksum_ok, "drift": drift(live, scratch_result(out)[0]), "error": ""}
 
@@ -141,6 +144,7 @@ def gather(run, policy_path, resolver_conf, name_proxy_conf=NAME_PROXY_CONF):
     active_rc = run(["systemctl", "is-active", "--quiet", "aicontainers-firewall.service"])[0]
     policy_text = _read(policy_path)
     policy = _json(policy_text, None) if policy_text else None
+    uplinks = uplink_state(run)
     return {
         "name_proxy": name_proxy_state(run, name_proxy_conf) if (policy or {}).get("name_check") else None,
         "policy": policy,
@@ -150,6 +154,24 @@ def gather(run, policy_path, resolver_conf, name_proxy_conf=NAME_PROXY_CONF):
         "engine_requires": requires,
         "firewall_active": active_rc == 0,
         "boot": boot_state(run, ruleset if rc == 0 else ""),
+        "uplinks": uplinks,
+        "boot_uplinks": (
+            boot_state(run, uplinks["json"], UPLINKS_RULESET, "netdev") if (policy or {}).get("uplink_guard") else None
+        ),
+    }
+
+
+def uplink_state(run):
+    """The host's links (``ip -j -d link show``) and the live uplink guard (table netdev
+    aicontainers, as JSON items and as text, which alone names its devices)."""
+    links_rc, links = run(["ip", "-j", "-d", "link", "show"])[:2]
+    guard_rc, guard = run(["nft", "-j", "list", "table", "netdev", "aicontainers"])[:2]
+    listing = run(["nft", "-s", "list", "table", "netdev", "aicontainers"])[1] if guard_rc == 0 else ""
+    return {
+        "links": _json(links, None) if links_rc == 0 else None,
+        "guard": _json(guard, {}).get("nftables", []) if guard_rc == 0 else [],
+        "json": guard if guard_rc == 0 else "",
+        "listing": listing,
     }
 
 

@@ -206,12 +206,29 @@ def drift(live, wanted):
     return sentences
 
 
-def scratch_command(nft, family, name, source="-"):
+def hook_devices(content):
+    """The devices the content's netdev chains hook (``device "x"`` or ``devices = { "x", ... }``)."""
+    found = []
+    for clause in re.findall(r"\bdevices?\s*=?\s*(\{[^}]*\}|\"[^\"]*\")", content or ""):
+        found.extend(name for name in re.findall(r'"([^"]+)"', clause) if name not in found)
+    return found
+
+
+def scratch_command(nft, family, name, source="-", devices=()):
     """argv that loads ``source`` (a file, or ``-`` for standard input) into a
     new network namespace, which vanishes with the command, and lists the
-    table there: one line of JSON, then the text listing."""
-    reads = '"$1" -f "$4" >&2 && "$1" -j list table "$2" "$3" && "$1" -s list table "$2" "$3"'
-    return ["unshare", "--net", "--", "sh", "-c", reads, "sh", nft, family, name, source]
+    table there: one line of JSON, then the text listing. The namespace gets a
+    (veth) link for each of ``devices`` first: before Linux 6.16, a netdev chain
+    loads only where its devices exist."""
+    # The device names are arguments, never part of the script.
+    links = (
+        'n=0; for device in "$@"; do n=$((n + 1)); ip link show dev "$device" >/dev/null 2>&1 '
+        '|| ip link add name "$device" type veth peer name "aichscratch$n" >&2 || exit 1; done; '
+    )
+    reads = '"$nft" -f "$source" >&2 && "$nft" -j list table "$family" "$table"'
+    reads += ' && "$nft" -s list table "$family" "$table"'
+    script = 'nft="$1" family="$2" table="$3" source="$4"; shift 4; ' + links + reads
+    return ["unshare", "--net", "--", "sh", "-c", script, "sh", nft, family, name, source, *devices]
 
 
 def scratch_result(out):
@@ -248,7 +265,9 @@ class NftTable:
         """The table_state and listing ``script`` would produce, loaded in a
         new network namespace that vanishes with the command; RulesetError when
         it does not load there."""
-        rc, out, err = self.commands.run(scratch_command(self.nft, self.family, self.name), data=script)
+        devices = hook_devices(script) if self.family == "netdev" else ()
+        command = scratch_command(self.nft, self.family, self.name, devices=devices)
+        rc, out, err = self.commands.run(command, data=script)
         if rc != 0:
             raise RulesetError((err or "unshare failed with exit code {0}".format(rc)).strip())
         return scratch_result(out)

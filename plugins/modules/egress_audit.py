@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: egress_audit
 short_description: Audit a host's live egress state against the policy egress_firewall wrote
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Reads what the host really has, never what a role would render - the live
     C(inet aicontainers) table (C(nft -j)), the local resolver's configuration,

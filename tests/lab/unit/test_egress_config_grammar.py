@@ -116,6 +116,7 @@ SLOTS = {
     "egress_firewall_confirm_timeout": [(lambda s: s, "digits")],
     "egress_firewall_reject": [(lambda s: s, "word")],
     "egress_firewall_log_denied": [(lambda s: s, "word")],
+    "egress_firewall_uplink_guard": [(lambda s: s, "word")],
     "dpi_exemption_domains": [(lambda s: [s], "dns"), (lambda s: ["*.cognitive.microsoft.com", s], "dns")],
     "dpi_exemption_translator_domain": [(lambda s: s, "dns")],
     "dpi_exemption_policy_name": [(lambda s: s, "word")],
@@ -161,7 +162,7 @@ def assert_refused_once(variable, value):
 
 
 def test_every_rendered_variable_is_covered_by_a_check_and_by_these_tests():
-    assert len(EGRESS_RENDERED) == 27
+    assert len(EGRESS_RENDERED) == 28
     assert len(DPI_RENDERED) == 7
     assert set(SLOTS) == set(EGRESS_RENDERED) | set(DPI_RENDERED)
     # Each is a variable of its role, with a documented type.
@@ -502,6 +503,6 @@ def test_dpi_validate_yml_checks_every_rendered_variable_first_and_shows_every_e
 
 
 def test_egress_validate_yml_hands_every_egress_firewall_variable_to_the_policy():
-    build = yaml.safe_load((EGRESS_ROLE / "tasks" / "validate.yml").read_text())[1]
+    build = yaml.safe_load((EGRESS_ROLE / "tasks" / "validate.yml").read_text())[3]
     assert "'^egress_firewall_[a-z]'" in build["vars"]["__egress_firewall_names"]
     assert "egress_policy" in build["ansible.builtin.set_fact"]["__egress_firewall_policy"]

@@ -182,7 +182,7 @@ def test_unfilterable_networks_are_named_unless_accepted():
         {"Name": "l3", "Driver": "ipvlan"},
     ]
     (sentence,) = egress_unfiltered_networks(networks)
-    assert sentence.startswith("Docker network(s) l3 (ipvlan), lan (macvlan) send their containers' traffic")
+    assert sentence.startswith("Docker network(s) l3 (ipvlan), lan (macvlan) put their containers straight onto")
     assert "egress_firewall_unfiltered_networks_accepted" in sentence
     assert egress_unfiltered_networks(networks, accepted=["lan", "l3"]) == []
     assert egress_unfiltered_networks([{"Name": "bridge", "Driver": "bridge"}]) == []

@@ -12,13 +12,14 @@ from ansible_collections.aicontainers.hardening.plugins.module_utils.egress_poli
 from ansible_collections.aicontainers.hardening.plugins.module_utils.nft_ruleset import (
     check_structure,
     replacement,
+    scratch_command,
     with_fingerprint,
 )
 
 ROLE = pathlib.Path(__file__).resolve().parents[4] / "roles" / "egress_firewall"
 
 
-def render(**overrides):
+def render(template="aicontainers.nft.j2", links=None, **overrides):
     variables = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
     # Two defaults are templates, which Ansible would render to these here: the mark (it follows
     # dpi_exemption) to 0, the metering domains (aicontainers_metering_domains, unset) to null.
@@ -31,9 +32,9 @@ def render(**overrides):
         **overrides,
     )
     variables["__egress_firewall_name_proxy_user"] = "aicontainers-proxy"
-    variables["__egress_firewall_policy"] = build_policy(variables)
+    variables["__egress_firewall_policy"] = build_policy(variables, links=links, kernel="6.1.0-18-amd64")
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROLE / "templates")), trim_blocks=True)
-    return environment.get_template("aicontainers.nft.j2").render(**variables)
+    return environment.get_template(template).render(**variables)
 
 
 def test_default_table_is_only_our_table_with_both_scopes_dropping():
@@ -155,3 +156,49 @@ def test_frontend_ports_admit_only_the_frontends_before_docker_dnat():
 
 def test_no_frontend_ports_no_guard():
     assert "frontend_guard" not in render()
+
+
+UPLINK = {"ifname": "eth0", "link_type": "ether", "address": "02:42:0a:d5:00:14", "linkinfo": {"info_kind": "veth"}}
+
+
+def test_the_host_marks_what_it_sends_from_its_own_addresses_for_the_uplink_guard():
+    table = render()
+    mark = table.split("chain uplink_mark {")[1].split("}")[0]
+    assert "hook postrouting priority 300; policy accept;" in mark
+    assert "fib saddr type local meta mark set meta mark or 0x02000000" in mark
+    assert "ip6 saddr :: meta mark set meta mark or 0x02000000" in mark
+
+
+def test_uplink_guard_lets_out_marked_packets_and_link_local_frames_only():
+    guard = render("aicontainers-uplinks.nft.j2", links=[UPLINK])
+    check_structure(guard, "netdev", "aicontainers")
+    assert 'type filter hook egress devices = { "eth0" } priority filter; policy drop;' in guard
+    rules = [line.strip() for line in guard.split("policy drop;")[1].splitlines() if line.strip()]
+    rules = [rule for rule in rules if not rule.startswith("#")]
+    assert rules == [
+        "meta mark & 0x02000000 == 0x02000000 accept",
+        "ether type arp accept",
+        "ether type 8021q vlan type arp accept",
+        "ether daddr ff:ff:ff:ff:ff:ff ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp sport 68 udp dport 67 accept",
+        'limit rate 10/minute burst 20 packets log prefix "aicontainers uplink deny: " level warn',
+        "counter drop",
+        "}",
+        "}",
+    ]
+
+
+@pytest.mark.skipif(shutil.which("nft") is None, reason="nft is not installed")
+def test_nft_accepts_the_rendered_uplink_guard():
+    """In a scratch namespace with the uplink (before Linux 6.16 a netdev chain needs its devices)."""
+    marked, _print = with_fingerprint(render("aicontainers-uplinks.nft.j2", links=[UPLINK]), "netdev", "aicontainers")
+    result = subprocess.run(
+        scratch_command("nft", "netdev", "aicontainers", devices=["eth0"]),
+        input=replacement(marked, "netdev", "aicontainers"),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if "Operation not permitted" in result.stderr:
+        pytest.skip("no network namespace for this user")
+    assert result.returncode == 0, result.stderr
+    assert 'device "eth0"' in result.stdout
