@@ -108,18 +108,20 @@ def test_a_word_that_is_no_boolean_is_refused():
     assert "egress_firewall_uplink_guard" in error.value.errors[0]
 
 
-LISTING = """table netdev aicontainers {
-	comment "aicontainers.hardening sha256:0123456789abcdef"
-	chain uplink_egress {
-		type filter hook egress devices = { enp3s0, eth0 } priority filter; policy drop;
-	}
-}
-table inet other {
-	chain output {
-		type filter hook output priority filter; policy accept;
-	}
-}
-"""
+LISTING = (
+    "table netdev aicontainers {\n"
+    '\tcomment "aicontainers.hardening sha256:0123456789abcdef"\n'
+    "\tchain uplink_egress {\n"
+    "\t\ttype filter hook egress devices = { enp3s0, eth0 } priority filter; policy drop;\n"
+    "\t}\n"
+    "}\n"
+    "table inet other {\n"
+    "\tchain output {\n"
+    "\t\ttype filter hook output priority filter; policy accept;\n"
+    "\t}\n"
+    "}\n"
+    "\n"
+)
 
 
 def rule(*expressions):
