@@ -206,11 +206,20 @@ def drift(live, wanted):
     return sentences
 
 
+def clause_devices(line):
+    """The devices one chain line hooks: ``device "x"``, ``devices = { "x", "y" }``, or the same
+    unquoted (nft 1.0.6 lists several devices so)."""
+    clause = re.search(r"\bdevices?\s*=?\s*(\{[^}]*\}|\S+)", line.split("priority")[0])
+    names = clause.group(1).strip("{}").split(",") if clause else []
+    return [name.strip().strip('"') for name in names if name.strip()]
+
+
 def hook_devices(content):
-    """The devices the content's netdev chains hook (``device "x"`` or ``devices = { "x", ... }``)."""
+    """The devices the content's netdev chains hook, each once, in order."""
     found = []
-    for clause in re.findall(r"\bdevices?\s*=?\s*(\{[^}]*\}|\"[^\"]*\")", content or ""):
-        found.extend(name for name in re.findall(r'"([^"]+)"', clause) if name not in found)
+    for line in (content or "").splitlines():
+        if "hook" in line.split():
+            found.extend(name for name in clause_devices(line) if name not in found)
     return found
 
 

@@ -24,6 +24,8 @@ from __future__ import annotations
 import fnmatch
 import re
 
+from ansible_collections.aicontainers.hardening.plugins.module_utils.nft_ruleset import clause_devices
+
 # One bit of the packet mark, left alone by Docker, Kubernetes' kube-proxy
 # (0x4000, 0x8000) and Tailscale (0xff0000).
 HOST_STACK_MARK = 0x02000000
@@ -156,10 +158,7 @@ def hook_devices(listing):
         elif table and words[:1] == ["chain"] and len(words) > 1:
             chain = words[1]
         elif table and chain and "hook" in words:
-            # device "eth0", devices = { "eth0", "eth1" }, or the same unquoted (a list from nft 1.0.6).
-            clause = re.search(r"\bdevices?\s*=?\s*(\{[^}]*\}|\S+)", line.split("priority")[0])
-            names = clause.group(1).strip("{}").split(",") if clause else []
-            devices[(table, chain)] = [name.strip().strip('"') for name in names if name.strip()]
+            devices[(table, chain)] = clause_devices(line)
     return devices
 
 
