@@ -375,8 +375,8 @@ def _row_boot(engine_requires, firewall_active, boot, boot_uplinks=None):
         "No container engine starts without the firewall",
         passed,
         evidence,
-        "Run the egress_firewall role: it makes docker.service require aicontainers-firewall.service and writes the "
-        "table (and the uplink guard) that unit loads at boot, with their checksums.",
+        "Run the egress_firewall role: it makes docker.service require aicontainers-firewall.service (and the uplink "
+        "guard's unit) and writes the table (and the guard) those units load at boot, with their checksums.",
     )
 
 

@@ -118,17 +118,20 @@ def name_proxy_state(run, conf_path):
     }
 
 
-def boot_state(run, live_listing, path=BOOT_RULESET, family="inet"):
+def boot_state(run, live_listing, path=BOOT_RULESET, family="inet", live_text=None):
     """What the boot would load: whether the persisted file matches its
     checksum (the unit refuses it otherwise), and how the table it loads, in
     a scratch network namespace, differs from the live one (drift sentences;
-    None with ``error`` when it does not load)."""
+    None with ``error`` when it does not load). ``live_text`` is the live
+    table's ``nft -s`` listing when the caller read it already."""
     checksum_ok = run(["sha256sum", "--quiet", "--check", path + ".sha256"])[0] == 0
     devices = hook_devices(_read(path)) if family == "netdev" else ()
     rc, out, err = run(scratch_command("nft", family, "aicontainers", path, devices=devices))[:3]
     if rc != 0:
         return {"checksum_ok": checksum_ok, "drift": None, "error": (err or "").strip()[:300] or "no file"}
-    text = run(["nft", "-s", "list", "table", family, "aicontainers"])[1] if live_listing else None
+    if live_text is None and live_listing:
+        live_text = run(["nft", "-s", "list", "table", family, "aicontainers"])[1]
+    text = live_text if live_listing else None
     live = table_state(live_listing, text)
     return {"checksum_ok": checksum_ok, "drift": drift(live, scratch_result(out)[0]), "error": ""}
 
@@ -156,7 +159,9 @@ def gather(run, policy_path, resolver_conf, name_proxy_conf=NAME_PROXY_CONF):
         "boot": boot_state(run, ruleset if rc == 0 else ""),
         "uplinks": uplinks,
         "boot_uplinks": (
-            boot_state(run, uplinks["json"], UPLINKS_RULESET, "netdev") if (policy or {}).get("uplink_guard") else None
+            boot_state(run, uplinks["json"], UPLINKS_RULESET, "netdev", live_text=uplinks["listing"])
+            if (policy or {}).get("uplink_guard")
+            else None
         ),
     }
 

@@ -384,6 +384,9 @@ def test_boot_state_loads_the_file_the_boot_would_load(tmp_path):
         assert run(["nft", "-f", path])[0] == 0
         live = run(["nft", "-j", "list", "table", "inet", "aicontainers"])[1]
         assert boot_state(run, live, path) == {"checksum_ok": True, "drift": [], "error": ""}
+        # The caller's own text listing serves as well as one read here.
+        text = run(["nft", "-s", "list", "table", "inet", "aicontainers"])[1]
+        assert boot_state(run, live, path, live_text=text) == {"checksum_ok": True, "drift": [], "error": ""}
         run(["nft", "flush chain inet aicontainers output"])
         flushed = run(["nft", "-j", "list", "table", "inet", "aicontainers"])[1]
         assert boot_state(run, flushed, path)["drift"] == ["chain output's rules: changed"]
